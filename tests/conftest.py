@@ -1,0 +1,52 @@
+"""Shared fixtures: a simulator on a free loopback port and a client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+
+import pytest
+
+from tui.api.client import NorthflankClient
+from tui.api.ratelimit import RateLimitBudget
+from tui.simulator import Simulator, World, run_simulator
+
+START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """A frozen-clock simulator with the seeded world (history included)."""
+    with run_simulator(seed=7, speed=0.0, start=START) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def small_sim() -> Iterator[Simulator]:
+    """A frozen-clock simulator without the thousands of history runs (faster)."""
+    with run_simulator(seed=7, speed=0.0, start=START, history=False) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[NorthflankClient]:
+    async with NorthflankClient(sim.token, sim.url, sleep=_no_sleep) as api:
+        yield api
+
+
+def make_client(sim: Simulator, **kwargs: object) -> NorthflankClient:
+    """A client for `sim` that does not really sleep between retries unless told to."""
+    kwargs.setdefault("sleep", _no_sleep)
+    kwargs.setdefault("budget", RateLimitBudget())
+    return NorthflankClient(sim.token, sim.url, **kwargs)  # type: ignore[arg-type]
+
+
+def world(**kwargs: object) -> World:
+    kwargs.setdefault("seed", 7)
+    kwargs.setdefault("speed", 0.0)
+    kwargs.setdefault("start", START)
+    return World(**kwargs)  # type: ignore[arg-type]

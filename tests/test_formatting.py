@@ -1,0 +1,191 @@
+"""tui.formatting and the status badges: pure text, no app needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tui.api.models import JobRun, RunStatus
+from tui.formatting import (
+    TimeMode,
+    format_attempts,
+    format_duration,
+    format_started,
+    printable,
+)
+from tui.widgets.status_badge import badge_text
+
+NOW = datetime(2026, 11, 29, 12, 5, 2, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (0, "0s"),
+        (0.9, "0s"),
+        (45, "45s"),
+        (59.99, "59s"),
+        (60, "1m 00s"),
+        (125, "2m 05s"),
+        (3599, "59m 59s"),
+        (3600, "1h 00m"),
+        (3780, "1h 03m"),
+        (86399, "23h 59m"),
+        (86400, "1d 0h"),
+        (2 * 86400 + 4 * 3600 + 59 * 60, "2d 4h"),
+        (400 * 86400, "400d 0h"),
+        (-5, "0s"),  # clock skew: never a negative duration
+        (-86400, "0s"),
+    ],
+)
+def test_format_duration(seconds: float, expected: str) -> None:
+    assert format_duration(timedelta(seconds=seconds)) == expected
+
+
+def test_format_duration_none() -> None:
+    assert format_duration(None) == "-"
+
+
+@given(st.timedeltas(min_value=timedelta(days=-1000), max_value=timedelta(days=999)))
+def test_format_duration_is_never_negative_and_short(td: timedelta) -> None:
+    text = format_duration(td)
+    assert not text.startswith("-")
+    assert len(text) <= 8  # fits the duration column (999 days: "999d 23h")
+
+
+def test_format_started_relative() -> None:
+    assert format_started(NOW - timedelta(minutes=5), NOW, TimeMode.RELATIVE) == "5 minutes ago"
+    assert format_started(NOW - timedelta(seconds=1), NOW, TimeMode.RELATIVE) == "a second ago"
+    assert format_started(NOW - timedelta(days=3), NOW, TimeMode.RELATIVE) == "3 days ago"
+
+
+@pytest.mark.parametrize(
+    "skew",
+    [timedelta(0), timedelta(milliseconds=300), timedelta(seconds=-2), timedelta(minutes=-4)],
+)
+def test_format_started_skew_says_just_now(skew: timedelta) -> None:
+    # A start slightly after "now" is clock skew: "just now", never "2 seconds from now".
+    assert format_started(NOW - skew, NOW, TimeMode.RELATIVE) == "just now"
+
+
+def test_format_started_far_future_is_not_hidden() -> None:
+    assert format_started(NOW + timedelta(hours=3), NOW, TimeMode.RELATIVE) == "3 hours from now"
+
+
+def test_format_started_utc() -> None:
+    paris = timezone(timedelta(hours=1))
+    started = datetime(2026, 11, 29, 13, 5, 2, tzinfo=paris)
+    assert format_started(started, NOW, TimeMode.UTC) == "2026-11-29 12:05:02Z"
+
+
+def test_format_started_naive_is_utc() -> None:
+    started = datetime(2026, 11, 29, 12, 5, 2)
+    assert format_started(started, NOW, TimeMode.UTC) == "2026-11-29 12:05:02Z"
+    assert format_started(started, NOW, TimeMode.RELATIVE) == "just now"
+
+
+@pytest.fixture
+def paris_tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_format_started_local(paris_tz: None) -> None:
+    assert format_started(NOW, NOW, TimeMode.LOCAL) == "2026-11-29 13:05:02"
+
+
+def test_format_started_none() -> None:
+    for mode in TimeMode:
+        assert format_started(None, NOW, mode) == "-"
+
+
+def test_time_mode_cycles() -> None:
+    assert TimeMode.RELATIVE.next() is TimeMode.LOCAL
+    assert TimeMode.LOCAL.next() is TimeMode.UTC
+    assert TimeMode.UTC.next() is TimeMode.RELATIVE
+
+
+def _run(**overrides: object) -> JobRun:
+    fields: dict[str, object] = {
+        "id": "r1",
+        "run_name": "nightly",
+        "status": RunStatus.SUCCESS,
+        "raw_status": "SUCCESS",
+        "active": False,
+        "concluded": True,
+        "succeeded": True,
+        "failed": False,
+        "completions": 1,
+        "backoff_limit": 6,
+        "started_at": NOW,
+        "concluded_at": NOW,
+    }
+    fields.update(overrides)
+    return JobRun(**fields)  # type: ignore[arg-type]
+
+
+def test_format_attempts() -> None:
+    assert format_attempts(_run()) == "1/6"
+    assert format_attempts(_run(completions=0, backoff_limit=0)) == "0/0"
+
+
+def test_printable_keeps_markup_and_shows_controls() -> None:
+    assert printable("[bold]x[/]") == "[bold]x[/]"
+    assert printable("a\x1b[31mb") == "a\u241b[31mb"  # ESC -> "␛"
+    assert printable("tab\there\nnl\x7f") == "tab\u2409here\u240anl\u2421"
+    assert printable("\u202eevil") == "\ufffdevil"  # bidi override cannot reorder the line
+    assert printable("caf\u00e9 \u4e2d") == "caf\u00e9 \u4e2d"
+
+
+@given(st.text())
+def test_printable_never_leaves_a_control_character(text: str) -> None:
+    assert printable(text).isprintable()
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (RunStatus.SUCCESS, ("\u2714 SUCCESS", "run-list--success")),
+        (RunStatus.RUNNING, ("\u25cf RUNNING", "run-list--running")),
+        (RunStatus.FAILED, ("\u2718 FAILED", "run-list--failed")),
+    ],
+)
+def test_badges(status: RunStatus, expected: tuple[str, str]) -> None:
+    assert badge_text(status, status.value) == expected
+
+
+def test_badges_are_distinct_without_colour() -> None:
+    texts = [badge_text(status, "WEIRD")[0] for status in RunStatus]
+    symbols = {text.split()[0] for text in texts}
+    assert len(symbols) == len(texts)
+
+
+def test_unknown_badge_shows_raw_status_literally() -> None:
+    assert badge_text(RunStatus.UNKNOWN, "Pending") == ("? Pending", "run-list--unknown")
+    assert badge_text(RunStatus.UNKNOWN, "[red]x[/]") == ("? [red]x[/]", "run-list--unknown")
+    assert badge_text(RunStatus.UNKNOWN, "\x1b[31m")[0] == "? \u241b[31m"
+
+
+def test_unknown_badge_is_truncated() -> None:
+    text, _ = badge_text(RunStatus.UNKNOWN, "WAITING_FOR_RESOURCES")
+    assert text == "? WAITING_F\u2026"
+    assert len(text) == 12
+
+
+def test_unknown_badge_blank_raw() -> None:
+    assert badge_text(RunStatus.UNKNOWN, "  ") == ("? UNKNOWN", "run-list--unknown")
+
+
+def test_formatting_does_not_import_textual() -> None:
+    code = "import sys, tui.formatting; assert 'textual' not in sys.modules, 'textual imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,294 @@
+"""Frozen dataclasses for the API objects nf-runs shows.
+
+Each `from_json` checks the fields it needs and their types, ignores unknown fields, and
+raises `BadResponseError` (never anything else) on a wrong shape.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Generic, TypeVar
+
+from .errors import BadResponseError
+
+T = TypeVar("T")
+
+
+class RunStatus(str, enum.Enum):
+    """A run's status; anything the docs do not name becomes UNKNOWN."""
+
+    SUCCESS = "SUCCESS"
+    RUNNING = "RUNNING"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def parse(cls, value: str) -> RunStatus:
+        try:
+            return cls(value.upper())
+        except ValueError:
+            return cls.UNKNOWN
+
+
+_TIMESTAMP = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp (fraction optional, `Z` or offset) into an aware UTC datetime.
+
+    A timestamp without any zone is taken as UTC, as the API documents.
+    """
+    match = _TIMESTAMP.match(value.strip())
+    if match is None:
+        raise ValueError(f"not an ISO 8601 timestamp: {value[:40]!r}")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    tz = timezone.utc
+    if zone and zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    parsed = datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
+    )
+    return parsed.astimezone(timezone.utc)
+
+
+def format_timestamp(value: datetime) -> str:
+    """The API's own format: UTC, second precision, `Z`."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Fields:
+    """Typed access to one JSON object, raising BadResponseError with the object's name."""
+
+    def __init__(self, data: object, what: str) -> None:
+        if not isinstance(data, Mapping):
+            raise BadResponseError(f"Unexpected API answer: {what} is not an object")
+        self.data: Mapping[str, Any] = data
+        self.what = what
+
+    def _bad(self, key: str, expected: str) -> BadResponseError:
+        return BadResponseError(f"Unexpected API answer: {self.what}.{key} is not {expected}")
+
+    def text(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str):
+            raise self._bad(key, "a string")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self._bad(key, "a string")
+        return value
+
+    def integer(self, key: str, default: int = 0) -> int:
+        value = self.data.get(key, default)
+        if value is None:
+            return default
+        # JSON has no int/bool split that every server respects; accept both.
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise self._bad(key, "an integer")
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.data.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise self._bad(key, "a boolean")
+
+    def opt_flag(self, key: str) -> bool | None:
+        if self.data.get(key) is None:
+            return None
+        return self.flag(key)
+
+    def timestamp(self, key: str) -> datetime | None:
+        """Empty, null or missing means "not set"."""
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self._bad(key, "a timestamp string")
+        try:
+            return parse_timestamp(value)
+        except (ValueError, OverflowError) as error:
+            raise self._bad(key, "an ISO 8601 timestamp") from error
+
+    def text_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self._bad(key, "a list of strings")
+        return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A Northflank project."""
+
+    id: str
+    name: str
+    description: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> Project:
+        fields = _Fields(data, "project")
+        return cls(
+            id=fields.text("id"),
+            name=fields.opt_text("name") or fields.text("id"),
+            description=fields.opt_text("description"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job (cron or manual) in a project."""
+
+    id: str
+    name: str
+    project_id: str
+    job_type: str = "manual"
+    app_id: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    disabled_ci: bool = False
+    disabled_cd: bool = False
+    suspended: bool | None = None
+
+    @classmethod
+    def from_json(cls, data: object, project_id: str | None = None) -> Job:
+        fields = _Fields(data, "job")
+        return cls(
+            id=fields.text("id"),
+            name=fields.opt_text("name") or fields.text("id"),
+            project_id=fields.opt_text("projectId") or project_id or "",
+            job_type=fields.opt_text("jobType") or "manual",
+            app_id=fields.opt_text("appId"),
+            description=fields.opt_text("description"),
+            tags=fields.text_list("tags"),
+            disabled_ci=fields.flag("disabledCI"),
+            disabled_cd=fields.flag("disabledCD"),
+            suspended=fields.opt_flag("suspended"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """One run of a job, as `GET .../jobs/{jobId}/runs` describes it."""
+
+    id: str
+    run_name: str
+    status: RunStatus
+    raw_status: str
+    active: bool
+    concluded: bool
+    succeeded: bool
+    failed: bool
+    completions: int
+    backoff_limit: int
+    started_at: datetime | None
+    concluded_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: object) -> JobRun:
+        fields = _Fields(data, "run")
+        raw_status = fields.text("status")
+        concluded_at = fields.timestamp("concludedAt")
+        return cls(
+            id=fields.text("id"),
+            run_name=fields.text("runName"),
+            status=RunStatus.parse(raw_status),
+            raw_status=raw_status,
+            active=fields.flag("active"),
+            concluded=fields.flag("concluded", default=concluded_at is not None),
+            succeeded=fields.flag("succeeded"),
+            failed=fields.flag("failed"),
+            completions=fields.integer("completions"),
+            backoff_limit=fields.integer("backoffLimit"),
+            started_at=fields.timestamp("startedAt"),
+            concluded_at=concluded_at,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        """Still able to change: running, or marked active and not concluded."""
+        if self.status is RunStatus.RUNNING:
+            return True
+        return self.active and not self.concluded
+
+    def duration(self, now: datetime) -> timedelta | None:
+        """concludedAt - startedAt; while active, now - startedAt. Never negative."""
+        if self.started_at is None:
+            return None
+        end = self.concluded_at
+        if end is None:
+            if not self.is_active:
+                return None
+            end = now
+        return max(end - self.started_at, timedelta(0))
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of a run's logs."""
+
+    container_id: str
+    log: str
+    ts: datetime | None
+
+    @classmethod
+    def from_json(cls, data: object) -> LogLine:
+        fields = _Fields(data, "log line")
+        return cls(
+            container_id=fields.opt_text("containerId") or "",
+            log=fields.opt_text("log") or "",
+            ts=fields.timestamp("ts"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a cursor-paginated list."""
+
+    items: tuple[T, ...]
+    has_next_page: bool
+    cursor: str | None
+    count: int
+
+    @classmethod
+    def from_json(cls, body: object, key: str, parse: Callable[[object], T]) -> Page[T]:
+        top = _Fields(body, "response")
+        data = _Fields(top.data.get("data"), "data")
+        raw_items = data.data.get(key)
+        if not isinstance(raw_items, list):
+            raise BadResponseError(f"Unexpected API answer: data.{key} is not a list")
+        items = tuple(parse(item) for item in raw_items)
+        pagination = top.data.get("pagination")
+        if pagination is None:
+            return cls(items=items, has_next_page=False, cursor=None, count=len(items))
+        pages = _Fields(pagination, "pagination")
+        cursor = pages.opt_text("cursor") or None
+        has_next = pages.flag("hasNextPage", default=cursor is not None)
+        count = pages.integer("count", default=len(items))
+        # A next page without a cursor cannot be walked; treat it as the end.
+        return cls(items=items, has_next_page=has_next and cursor is not None, cursor=cursor,
+                   count=count)

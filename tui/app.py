@@ -1,0 +1,155 @@
+"""The nf-runs App: wiring, bindings, configuration, and the CLI's `run_app`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from importlib import resources
+from pathlib import Path, PurePath
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from .api.client import NorthflankClient
+from .api.errors import ConfigError
+from .api.ratelimit import RateLimitBudget
+from .commands import JobCommands
+from .config import resolve_settings
+from .options import AppOptions
+from .screens.help import HelpScreen
+from .screens.main import MainScreen
+from .screens.setup import SetupScreen
+
+
+def stylesheet_paths() -> list[str | PurePath]:
+    """Every .tcss file, from the installed package (`tui.styles`) or the source checkout."""
+    try:
+        folder = resources.files("tui.styles")
+        found = sorted(str(entry) for entry in folder.iterdir() if entry.name.endswith(".tcss"))
+        if found:
+            return list(found)
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError, TypeError):
+        pass
+    checkout = Path(__file__).resolve().parent.parent / "styles"
+    return list(sorted(checkout.glob("*.tcss")))
+
+
+class NfRunsApp(App[int]):
+    """The dashboard. Built with an injected client, options and clock (tests freeze time)."""
+
+    TITLE = "nf-runs"
+    CSS_PATH = stylesheet_paths()
+    COMMANDS = App.COMMANDS | {JobCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+    ]
+
+    def __init__(
+        self,
+        client: NorthflankClient | None,
+        options: AppOptions | None = None,
+        *,
+        now: Callable[[], datetime] | None = None,
+        setup_message: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.options = options or AppOptions()
+        self._now = now
+        self.setup_message = setup_message
+
+    def now(self) -> datetime:
+        """The current time on the server's clock (frozen in tests)."""
+        if self._now is not None:
+            return self._now()
+        if self.client is not None:
+            return self.client.server_now()
+        return datetime.now().astimezone()
+
+    def get_default_screen(self) -> Screen[Any]:
+        if self.client is None:
+            return SetupScreen(self.setup_message or "No API token.")
+        return MainScreen(self.client, self.options)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def on_unmount(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    def on_mount(self) -> None:
+        if self.options.tty_check > 0:
+            self.set_interval(self.options.tty_check, self._check_terminal, name="tty check")
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.exit)
+
+    def _check_terminal(self) -> None:
+        """Exit when the terminal is gone (an SSH drop without SIGHUP): otherwise the input
+        thread may spin a core on a dead tty forever."""
+        if self.is_headless:
+            return
+        try:
+            os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else 1)
+            if sys.__stdin__ is None or not os.isatty(sys.__stdin__.fileno()):
+                raise OSError("stdin is not a terminal")
+        except (OSError, ValueError):
+            self.exit(1)
+
+
+def _host_label(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Build and run the app from parsed CLI arguments."""
+    simulator = None
+    project, job = args.project, args.job
+    budget = RateLimitBudget(share=args.budget / 100)
+    client: NorthflankClient | None = None
+    setup_message: str | None = None
+    if args.demo:
+        from .simulator import Simulator, World
+
+        simulator = Simulator(world=World(seed=args.seed, speed=args.speed))
+        simulator.start()
+        client = NorthflankClient(simulator.token, simulator.url, budget=budget)
+        host_label = f"demo simulator {_host_label(simulator.url)}"
+    else:
+        try:
+            settings = resolve_settings(
+                api_url=args.api_url, token_file=args.token_file, team=args.team
+            )
+            token = settings.require_token()
+            client = NorthflankClient(token, settings.api_url, team=settings.team, budget=budget)
+            project = project or settings.project
+            job = job or settings.job
+            host_label = _host_label(settings.api_url)
+        except ConfigError as error:
+            setup_message = str(error)
+            host_label = "not connected"
+    options = AppOptions(
+        host_label=host_label, project=project, job=job if project else None,
+        refresh=args.refresh, read_only=args.read_only, bell=args.bell,
+    )
+    app = NfRunsApp(client, options, setup_message=setup_message)
+    try:
+        result = app.run()
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    return result or 0

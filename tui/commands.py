@@ -1,0 +1,53 @@
+"""Command palette: "Jump to job …" for every job the picker has loaded."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rich.text import Text
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from .formatting import printable
+
+
+class JobCommands(Provider):
+    """Jump to any loaded job by (fuzzy) name."""
+
+    def _jobs(self) -> list[tuple[str, str, str]]:
+        from .screens.main import MainScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, MainScreen):
+                return [
+                    (job.project_id, job.id, f"{printable(job.project_id)} / {printable(job.name)}")
+                    for job in screen.picker.known_jobs()
+                ]
+        return []
+
+    def _jump(self, project_id: str, job_id: str) -> None:
+        from .screens.main import MainScreen
+
+        while len(self.app.screen_stack) > 1 and not isinstance(self.app.screen, MainScreen):
+            self.app.pop_screen()
+        screen = self.app.screen
+        if isinstance(screen, MainScreen):
+            screen.open_job(project_id, job_id)
+            screen.run_list.focus()
+
+    async def discover(self) -> Hits:
+        for project_id, job_id, label in self._jobs():
+            yield DiscoveryHit(
+                Text(f"Jump to job {label}"), partial(self._jump, project_id, job_id),
+                help="Show this job's runs",
+            )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for project_id, job_id, label in self._jobs():
+            command = f"Jump to job {label}"
+            score = matcher.match(command)
+            if score > 0:
+                yield Hit(
+                    score, Text(command), partial(self._jump, project_id, job_id),
+                    help="Show this job's runs",
+                )

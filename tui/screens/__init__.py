@@ -1,0 +1,1 @@
+"""Full screens: main, run detail, help, confirmation and configuration errors."""

@@ -1,0 +1,150 @@
+"""Run detail: every field of one run, and its last log lines (shown literally)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Log, Static
+
+from ..api.client import NorthflankClient
+from ..api.errors import NorthflankError
+from ..api.models import JobRun
+from ..formatting import format_duration, printable
+from ..messages import ApiFailed, JobKey, LogsLoaded
+from ..widgets.status_badge import badge_text
+
+if TYPE_CHECKING:
+    from ..app import NfRunsApp
+
+
+def _both_times(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    local = value.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+    return f"{local}   ({value.strftime('%Y-%m-%d %H:%M:%SZ')})"
+
+
+def run_fields(run: JobRun, now: datetime) -> list[tuple[str, str]]:
+    """(label, value) for every field of the run, as plain text."""
+    return [
+        ("id", run.id),
+        ("runName", printable(run.run_name)),
+        ("status", printable(run.raw_status)),
+        ("active", str(int(run.active))),
+        ("concluded", str(run.concluded).lower()),
+        ("succeeded", str(int(run.succeeded))),
+        ("failed", str(int(run.failed))),
+        ("completions", str(run.completions)),
+        ("backoffLimit", str(run.backoff_limit)),
+        ("startedAt", _both_times(run.started_at)),
+        ("concludedAt", _both_times(run.concluded_at)),
+        ("duration", format_duration(run.duration(now))
+         + ("  (running)" if run.is_active else "")),
+    ]
+
+
+class RunDetailScreen(Screen[None]):
+    """Pushed by Enter on a run; Escape goes back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "copy_id", "Copy id"),
+        Binding("l", "reload_logs", "Reload logs"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "run-list--success", "run-list--running", "run-list--failed", "run-list--unknown",
+    }
+
+    def __init__(self, client: NorthflankClient, key: JobKey, run: JobRun) -> None:
+        super().__init__()
+        self.client = client
+        self.key = key
+        self.run = run
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="▤")
+        with Vertical(id="detail-body"):
+            yield Static(id="detail-fields")
+            yield Static(Text("Logs: loading…"), id="logs-title")
+            yield Log(id="logs", highlight=False, auto_scroll=True)
+        yield Footer()
+
+    @property
+    def nf_app(self) -> NfRunsApp:
+        from ..app import NfRunsApp
+
+        assert isinstance(self.app, NfRunsApp)
+        return self.app
+
+    def on_mount(self) -> None:
+        self.sub_title = f"run {printable(self.run.run_name)}"
+        self._show_fields()
+        self.set_interval(1.0, self._tick, name="detail tick")
+        self.load_logs()
+
+    def _tick(self) -> None:
+        if self.run.is_active:
+            self._show_fields()
+
+    def _show_fields(self) -> None:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        plain, style_class = badge_text(self.run.status, self.run.raw_status)
+        badge = Text(plain, self.get_component_rich_style(style_class, partial=True))
+        table.add_row("", badge)
+        for label, value in run_fields(self.run, self.nf_app.now()):
+            table.add_row(label, Text(value))
+        self.query_one("#detail-fields", Static).update(table)
+
+    def update_run(self, run: JobRun) -> None:
+        """The main screen's poll saw this run change."""
+        if run.id == self.run.id:
+            self.run = run
+            self._show_fields()
+
+    @work(group="logs", exclusive=True, exit_on_error=False)
+    async def load_logs(self) -> None:
+        try:
+            lines = await self.client.get_run_logs(
+                self.key.project_id, self.key.job_id, self.run.id, line_limit=200
+            )
+        except NorthflankError as error:
+            self.post_message(ApiFailed("logs", error, self.key))
+            return
+        self.post_message(LogsLoaded(self.run.id, lines))
+
+    def on_logs_loaded(self, message: LogsLoaded) -> None:
+        log = self.query_one(Log)
+        log.clear()
+        title = self.query_one("#logs-title", Static)
+        if not message.lines:
+            title.update(Text("Logs: none for this run"))
+            return
+        title.update(Text(f"Logs: last {len(message.lines)} lines"))
+        log.write_lines(
+            f"{line.ts.strftime('%H:%M:%S') if line.ts else '--:--:--'}  "
+            f"{printable(line.log)}"
+            for line in message.lines
+        )
+
+    def on_api_failed(self, message: ApiFailed) -> None:
+        self.query_one("#logs-title", Static).update(
+            Text(f"Logs: cannot load them: {message.error}  (l retries)")
+        )
+
+    def action_reload_logs(self) -> None:
+        self.query_one("#logs-title", Static).update(Text("Logs: loading…"))
+        self.load_logs()
+
+    def action_copy_id(self) -> None:
+        self.app.copy_to_clipboard(self.run.id)
+        self.notify(f"Copied run id {self.run.id}", markup=False, timeout=3)

@@ -1,0 +1,76 @@
+"""The help screen: every key nf-runs answers to (a test checks it against the bindings)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    ("Runs", "", [
+        ("↑ ↓  j k", "move the cursor"),
+        ("PgUp PgDn  Home End  g G", "page, first, last (older pages load as you go)"),
+        ("Enter", "run detail: every field and the last log lines"),
+        ("r", "refresh now"),
+        ("t", "times: relative, local, UTC"),
+        ("/", "filter runs by name (Esc clears)"),
+        ("1 2 3 4", "show all, running, failed, succeeded"),
+        ("s", "start a run of this job (asks first; not with --read-only)"),
+        ("x", "abort the highlighted running run (asks first; not with --read-only)"),
+    ]),
+    ("Jobs", "", [
+        ("p", "show or hide the job picker"),
+        ("Tab", "move between the picker, its filter and the runs"),
+        ("Enter", "open a project, watch a job"),
+        ("Ctrl+P", "command palette: jump to a job, switch theme"),
+    ]),
+    ("Run detail", "", [
+        ("c", "copy the run id (OSC 52: works over SSH; in tmux needs "
+              "'set -g set-clipboard on')"),
+        ("l", "reload the logs"),
+        ("Esc", "back to the runs"),
+    ]),
+    ("Anywhere", "", [
+        ("?", "this help"),
+        ("q", "quit"),
+    ]),
+]
+
+
+def help_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column()
+    for title, _, keys in KEYS:
+        table.add_row(Text(title, style="underline"), "")
+        for key, what in keys:
+            table.add_row(key, what)
+        table.add_row("", "")
+    table.add_row(
+        "Status line",
+        "runs loaded · refresh age · poll interval · API requests left of the hourly "
+        "quota · problems (offline, rate limited) with the retry countdown",
+    )
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """Modal list of keys; Esc, q or ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("nf-runs keys"), id="help-title")
+            yield Static(help_table(), id="help-keys")
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

@@ -1,0 +1,926 @@
+"""The simulated Northflank world: projects, jobs and their runs on a simulated clock.
+
+Nothing runs in the background. Every query first "catches up" to `now()` under one lock:
+cron jobs start the runs that were due, and a run is concluded once its planned end has
+passed. Each run's random traits (duration, outcome, id, name) are derived from a hash of
+(seed, project, job, sequence number), so the world is the same for a given seed and start
+however often, and at whichever moments, it is looked at.
+
+Runs are stored as three parallel arrays per job (start, planned end, status code); ids and
+names are computed on demand, so 100k runs cost a couple of megabytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+import uuid
+from array import array
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+DEFAULT_START = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+
+JsonDict = dict[str, Any]
+
+_SUCCESS = 0
+_FAILED = 1
+_ABORTED = 2  # shown as FAILED; kept apart so that the logs can tell
+_MASK24 = (1 << 24) - 1
+_MASK48 = (1 << 48) - 1
+# Sequence numbers go negative when history is prepended; bias them into 48 unsigned bits.
+_SEQ_BIAS = 1 << 47
+_MANUAL_GAP = (300.0, 10800.0)  # idle time between two runs of a manual job, seconds
+
+
+class NotFoundError(KeyError):
+    """An unknown project, job or run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def format_ts(ts: float) -> str:
+    """The API's timestamp format: UTC, whole seconds, `Z`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.floor(ts)))
+
+
+def _format_log_ts(ts: float) -> str:
+    millis = int((ts - math.floor(ts)) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(math.floor(ts))) + f".{millis:03d}Z"
+
+
+def _to_ts(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()
+
+
+def _job_key(seed: int, project_id: str, job_id: str) -> bytes:
+    return hashlib.blake2b(f"{seed}\0{project_id}\0{job_id}".encode(), digest_size=32).digest()
+
+
+def _draws(key: bytes, seq: int) -> tuple[float, float, float]:
+    """Three uniform [0, 1) numbers fixed for one run."""
+    digest = hashlib.blake2b(
+        seq.to_bytes(8, "big", signed=True), key=key, digest_size=12, person=b"nf-draw"
+    ).digest()
+    scale = 1.0 / 4294967296.0
+    return (
+        int.from_bytes(digest[0:4], "big") * scale,
+        int.from_bytes(digest[4:8], "big") * scale,
+        int.from_bytes(digest[8:12], "big") * scale,
+    )
+
+
+def _feistel_round(key: bytes, index: int, half: int) -> int:
+    digest = hashlib.blake2b(
+        bytes((index,)) + half.to_bytes(3, "big"), key=key, digest_size=3, person=b"nf-perm"
+    ).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _permute(key: bytes, value: int) -> int:
+    """A keyed bijection on 48 bits, so a run id can be turned back into its sequence."""
+    left, right = value >> 24, value & _MASK24
+    for index in range(4):
+        left, right = right, left ^ _feistel_round(key, index, right)
+    return (left << 24) | right
+
+
+def _unpermute(key: bytes, value: int) -> int:
+    left, right = value >> 24, value & _MASK24
+    for index in reversed(range(4)):
+        left, right = right ^ _feistel_round(key, index, left), left
+    return (left << 24) | right
+
+
+class _Job:
+    """One job and its runs, oldest first; index i holds sequence number first_seq + i."""
+
+    __slots__ = (
+        "backoff_limit",
+        "codes",
+        "description",
+        "disabled_cd",
+        "disabled_ci",
+        "ends",
+        "fail_rate",
+        "first_seq",
+        "id",
+        "job_type",
+        "key",
+        "name",
+        "name_prefixes",
+        "names",
+        "next_cron",
+        "project_id",
+        "run_duration",
+        "schedule",
+        "starts",
+        "succeeded_flag",
+        "suspended",
+        "tags",
+    )
+
+    def __init__(
+        self,
+        key: bytes,
+        project_id: str,
+        job_id: str,
+        name: str,
+        job_type: str,
+        schedule: float | None,
+        run_duration: tuple[float, float],
+        fail_rate: float,
+        tags: tuple[str, ...],
+        description: str | None,
+        suspended: bool,
+        backoff_limit: int,
+        disabled_ci: bool,
+        disabled_cd: bool,
+        name_prefixes: tuple[str, ...],
+        succeeded_flag: bool,
+    ) -> None:
+        self.key = key
+        self.project_id = project_id
+        self.id = job_id
+        self.name = name
+        self.job_type = job_type
+        self.schedule = schedule
+        self.run_duration = run_duration
+        self.fail_rate = fail_rate
+        self.tags = tags
+        self.description = description
+        self.suspended = suspended
+        self.backoff_limit = backoff_limit
+        self.disabled_ci = disabled_ci
+        self.disabled_cd = disabled_cd
+        self.name_prefixes = name_prefixes
+        self.succeeded_flag = succeeded_flag
+        self.first_seq = 0
+        self.starts: array[float] = array("d")
+        self.ends: array[float] = array("d")  # planned end; +inf runs until aborted
+        self.codes: array[int] = array("B")  # index into World._status_names
+        self.names: dict[int, str] = {}  # the few runs started with an explicit name
+        self.next_cron: float | None = None
+
+    def run_id(self, seq: int) -> str:
+        head = _permute(self.key, (seq + _SEQ_BIAS) & _MASK48).to_bytes(6, "big")
+        tail = hashlib.blake2b(head, key=self.key, digest_size=10, person=b"nf-uuid").digest()
+        return str(uuid.UUID(bytes=head + tail, version=4))
+
+    def index_of(self, run_id: str) -> int | None:
+        """The array index of a run id, or None; O(1) because ids are invertible."""
+        try:
+            parsed = uuid.UUID(run_id)
+        except (ValueError, TypeError):
+            return None
+        seq = _unpermute(self.key, int.from_bytes(parsed.bytes[:6], "big")) - _SEQ_BIAS
+        index = seq - self.first_seq
+        if not 0 <= index < len(self.starts) or self.run_id(seq) != run_id:
+            return None
+        return index
+
+    def run_name(self, seq: int, start: float) -> str:
+        name = self.names.get(seq)
+        if name is not None:
+            return name
+        prefixes = self.name_prefixes or (self.id,)
+        prefix = prefixes[seq % len(prefixes)]
+        # Like Northflank's ObjectId-style suffix: 8 hex of the start time, 16 of noise.
+        noise = hashlib.blake2b(
+            seq.to_bytes(8, "big", signed=True), key=self.key, digest_size=8, person=b"nf-name"
+        ).hexdigest()
+        return f"{prefix}-{int(start) & 0xFFFFFFFF:08x}{noise}"
+
+
+class World:
+    """Projects, jobs and runs on a simulated clock; thread-safe."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        speed: float = 1.0,
+        start: datetime | None = None,
+        history: bool = True,
+    ) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self._lock = threading.RLock()
+        self.seed = seed
+        self.start = start if start is not None else DEFAULT_START
+        self._base = _to_ts(self.start)
+        self._anchor = time.monotonic()
+        self._projects: dict[str, JsonDict] = {}
+        self._jobs: dict[str, dict[str, _Job]] = {}
+        self._status_names: list[str] = ["SUCCESS", "FAILED", "FAILED"]
+        self._status_codes: dict[str, int] = {"SUCCESS": _SUCCESS, "FAILED": _FAILED}
+        # Freeze the clock while seeding so that the seeded world never depends on how long
+        # seeding took.
+        self._speed = 0.0
+        self._seed_world(history)
+        self._anchor = time.monotonic()
+        self._speed = float(speed)
+
+    # -- clock ----------------------------------------------------------------------------
+
+    def _now_ts(self) -> float:
+        with self._lock:
+            return self._base + (time.monotonic() - self._anchor) * self._speed
+
+    def now(self) -> datetime:
+        """The simulated time."""
+        return datetime.fromtimestamp(self._now_ts(), tz=timezone.utc)
+
+    def now_ts(self) -> float:
+        """The simulated time as a POSIX timestamp."""
+        return self._now_ts()
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second (0 = frozen)."""
+        return self._speed
+
+    def set_speed(self, speed: float) -> None:
+        """Change the clock rate from now on (0 freezes it; only advance() then moves it)."""
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        with self._lock:
+            self._base = self._now_ts()
+            self._anchor = time.monotonic()
+            self._speed = float(speed)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward and apply everything due in between."""
+        if seconds < 0:
+            raise ValueError("the simulated clock only moves forward")
+        with self._lock:
+            self._base += seconds
+            self._catch_up()
+
+    def _catch_up(self) -> float:
+        """Start every cron run due by now; returns now. Caller holds the lock."""
+        now = self._now_ts()
+        for jobs in self._jobs.values():
+            for job in jobs.values():
+                if job.next_cron is None or job.schedule is None:
+                    continue
+                while job.next_cron <= now:
+                    self._append(job, job.next_cron)
+                    job.next_cron += job.schedule
+        return now
+
+    # -- building -------------------------------------------------------------------------
+
+    def _code(self, status: str) -> int:
+        code = self._status_codes.get(status)
+        if code is None:
+            if status == "RUNNING":
+                raise ValueError("a concluded run cannot have status RUNNING")
+            if len(self._status_names) >= 255:
+                raise ValueError("too many distinct statuses")
+            code = len(self._status_names)
+            self._status_names.append(status)
+            self._status_codes[status] = code
+        return code
+
+    def add_project(self, id: str, name: str, description: str | None = None) -> None:
+        """Add (or replace the name of) a project."""
+        with self._lock:
+            project: JsonDict = {"id": id, "name": name}
+            if description is not None:
+                project["description"] = description
+            self._projects[id] = project
+            self._jobs.setdefault(id, {})
+
+    def add_job(
+        self,
+        project_id: str,
+        id: str,
+        name: str,
+        job_type: str = "manual",
+        schedule_seconds: float | None = None,
+        run_duration: tuple[float, float] = (10.0, 50.0),
+        fail_rate: float = 0.0,
+        *,
+        tags: Sequence[str] = (),
+        description: str | None = None,
+        suspended: bool = False,
+        backoff_limit: int = 0,
+        disabled_ci: bool = False,
+        disabled_cd: bool = False,
+        run_name_prefixes: Sequence[str] = (),
+        succeeded_flag: bool = True,
+        history: int = 0,
+    ) -> None:
+        """Add a job. A cron job (default schedule 60 s) starts runs at multiples of its
+        schedule from now on, unless suspended. `history` prepends that many concluded runs.
+        `succeeded_flag=False` reports `succeeded: 0` even on SUCCESS, like the doc's example.
+        """
+        if job_type not in ("manual", "cron"):
+            raise ValueError("job_type must be 'manual' or 'cron'")
+        low, high = run_duration
+        if low < 0 or high < low:
+            raise ValueError("run_duration must be (low, high) with 0 <= low <= high")
+        with self._lock:
+            if project_id not in self._projects:
+                raise NotFoundError(f"Project {project_id} not found")
+            schedule = None
+            if job_type == "cron":
+                schedule = float(schedule_seconds) if schedule_seconds else 60.0
+            job = _Job(
+                key=_job_key(self.seed, project_id, id),
+                project_id=project_id,
+                job_id=id,
+                name=name,
+                job_type=job_type,
+                schedule=schedule,
+                run_duration=(float(low), float(high)),
+                fail_rate=float(fail_rate),
+                tags=tuple(tags),
+                description=description,
+                suspended=suspended,
+                backoff_limit=backoff_limit,
+                disabled_ci=disabled_ci,
+                disabled_cd=disabled_cd,
+                name_prefixes=tuple(run_name_prefixes),
+                succeeded_flag=succeeded_flag,
+            )
+            self._jobs[project_id][id] = job
+            now = self._catch_up()
+            if schedule is not None and not suspended:
+                # The first tick strictly after now: a job created now has not run yet.
+                job.next_cron = (math.floor(now / schedule) + 1) * schedule
+            if history:
+                self._prepend(job, history, status=None)
+
+    def _job(self, project_id: str, job_id: str) -> _Job:
+        jobs = self._jobs.get(project_id)
+        if jobs is None:
+            raise NotFoundError(f"Project {project_id} not found")
+        job = jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"Job {job_id} not found in project {project_id}")
+        return job
+
+    def _append(
+        self,
+        job: _Job,
+        start: float,
+        duration: float | None = None,
+        outcome: str | None = None,
+        name: str | None = None,
+    ) -> int:
+        """Add a run at the head; returns its index. Caller holds the lock."""
+        seq = job.first_seq + len(job.starts)
+        u_duration, u_outcome, _ = _draws(job.key, seq)
+        if duration is None:
+            low, high = job.run_duration
+            duration = low + (high - low) * u_duration
+        if outcome is None:
+            code = _FAILED if u_outcome < job.fail_rate else _SUCCESS
+        else:
+            code = self._code(outcome)
+        start = float(math.floor(start))
+        end = start + max(0, round(duration)) if math.isfinite(duration) else math.inf
+        job.starts.append(start)
+        job.ends.append(end)
+        job.codes.append(code)
+        if name is not None:
+            job.names[seq] = name
+        return len(job.starts) - 1
+
+    def _prepend(
+        self,
+        job: _Job,
+        count: int,
+        status: str | None,
+        newest_start: float | None = None,
+        clamp: bool = True,
+    ) -> None:
+        """Add `count` runs before the oldest. `status` None draws from fail_rate.
+        With `clamp`, runs that would still be going at now are cut short (they are history).
+        """
+        if count <= 0:
+            return
+        now = self._now_ts()
+        forced = None if status is None else self._code(status)
+        low, high = job.run_duration
+        span = high - low
+        fail_rate = job.fail_rate
+        schedule = job.schedule
+        gap_low, gap_span = _MANUAL_GAP[0], _MANUAL_GAP[1] - _MANUAL_GAP[0]
+        if job.starts:
+            ref = job.starts[0]
+        elif schedule is not None:
+            ref = math.floor(now / schedule) * schedule
+        else:
+            ref = float(math.floor(now))
+        starts: list[float] = []
+        ends: list[float] = []
+        codes: list[int] = []
+        key = job.key
+        first = job.first_seq
+        floor_now = float(math.floor(now))
+        for i in range(count):
+            seq = first - 1 - i
+            u_duration, u_outcome, u_gap = _draws(key, seq)
+            duration = float(round(low + span * u_duration))
+            if i == 0 and newest_start is not None:
+                start = float(math.floor(newest_start))
+            elif schedule is not None:
+                start = ref - schedule
+            else:
+                start = float(math.floor(ref - duration - gap_low - gap_span * u_gap))
+            end = start + duration
+            if clamp and end > now:
+                end = max(start, floor_now)
+            code = (
+                forced if forced is not None else (_FAILED if u_outcome < fail_rate else _SUCCESS)
+            )
+            starts.append(start)
+            ends.append(end)
+            codes.append(code)
+            ref = start
+        starts.reverse()
+        ends.reverse()
+        codes.reverse()
+        job.starts = array("d", starts) + job.starts
+        job.ends = array("d", ends) + job.ends
+        job.codes = array("B", codes) + job.codes
+        job.first_seq -= count
+
+    # -- the seeded world -----------------------------------------------------------------
+
+    def _seed_world(self, history: bool) -> None:
+        t0 = float(math.floor(self._base))
+
+        def many(full: int, small: int) -> int:
+            return full if history else small
+
+        def seed_cron(project: str, job_id: str, count: int) -> None:
+            # The newest seeded run starts at the last schedule tick at or before start,
+            # so at start it is usually still RUNNING.
+            job = self._job(project, job_id)
+            assert job.schedule is not None
+            last_tick = math.floor(t0 / job.schedule) * job.schedule
+            self._prepend(job, count, status=None, newest_start=last_tick, clamp=False)
+            if not job.suspended:
+                job.next_cron = last_tick + job.schedule
+
+        def seed_manual(project: str, job_id: str, count: int, before: float) -> None:
+            job = self._job(project, job_id)
+            high = job.run_duration[1]
+            self._prepend(job, count, status=None, newest_start=before - high, clamp=False)
+
+        self.add_project("payments", "Payments", "Card payments, invoicing and settlement")
+        self.add_job(
+            "payments",
+            "settle-ledger",
+            "Settle ledger",
+            "cron",
+            60,
+            (10, 50),
+            0.03,
+            tags=("billing", "ledger"),
+            description="Moves captured payments to the ledger",
+        )
+        seed_cron("payments", "settle-ledger", many(3000, 30))
+        self.add_job(
+            "payments",
+            "invoice-sync",
+            "Invoice sync",
+            "cron",
+            300,
+            (20, 120),
+            0.02,
+            tags=("billing",),
+            description="Pushes invoices to the accounting system",
+            backoff_limit=2,
+        )
+        seed_cron("payments", "invoice-sync", many(600, 12))
+        self.add_job(
+            "payments",
+            "refund-batch",
+            "Refund batch",
+            "manual",
+            None,
+            (30, 300),
+            0.1,
+            disabled_ci=True,
+        )
+        seed_manual("payments", "refund-batch", 6, t0 - 1800)
+        self.add_job(
+            "payments",
+            "reconcile-legacy",
+            "Reconcile legacy gateway",
+            "manual",
+            None,
+            (5, 40),
+            1.0,
+            description="Always fails: the legacy gateway is switched off",
+            tags=("legacy",),
+        )
+        seed_manual("payments", "reconcile-legacy", 8, t0 - 600)
+
+        self.add_project("data-platform", "Data platform", "Ingestion, warehouse and ML")
+        self.add_job(
+            "data-platform",
+            "ingest-events",
+            "Ingest events",
+            "cron",
+            60,
+            (10, 50),
+            0.05,
+            tags=("ingest", "kafka"),
+            description="Drains the events topic into the lake",
+        )
+        seed_cron("data-platform", "ingest-events", many(2500, 25))
+        self.add_job(
+            "data-platform",
+            "backfill-partitions",
+            "Backfill partitions",
+            "manual",
+            None,
+            (600, 1800),
+            0.1,
+            description="Rebuilds old partitions, several at once",
+        )
+        backfill = self._job("data-platform", "backfill-partitions")
+        seed_manual("data-platform", "backfill-partitions", 4, t0 - 7200)
+        for ago, planned in ((555, 2400), (420, 2100), (300, 1800), (160, 1500), (40, 1200)):
+            self._append(backfill, t0 - ago, duration=planned)
+        self.add_job(
+            "data-platform",
+            "model-training",
+            "Train ranking model",
+            "manual",
+            None,
+            (7200, 21600),
+            0.2,
+            tags=("ml", "gpu"),
+            backoff_limit=1,
+        )
+        training = self._job("data-platform", "model-training")
+        seed_manual("data-platform", "model-training", 3, t0 - 3600 - 600)
+        self._append(training, t0 - 3600, duration=3 * 3600, outcome="SUCCESS")
+        self.add_job(
+            "data-platform",
+            "vacuum-warehouse",
+            "Vacuum warehouse",
+            "cron",
+            86400,
+            (300, 900),
+            suspended=True,
+            description="Suspended while the warehouse migrates",
+        )
+        seed_cron("data-platform", "vacuum-warehouse", 14)
+        self.add_job(
+            "data-platform",
+            "export-reports",
+            "Export reports",
+            "manual",
+            None,
+            (60, 600),
+            description="Never run yet",
+        )
+
+        self.add_project(
+            "sandbox", "Sandbox (edge cases)", "Names and values that try to break a terminal UI"
+        )
+        self.add_job(
+            "sandbox",
+            "nightly-report",
+            "[bold]nightly[/] report",
+            "cron",
+            86400,
+            (60, 600),
+            0.2,
+            description="[i]markup in a description[/i]",
+        )
+        seed_cron("sandbox", "nightly-report", 10)
+        self.add_job(
+            "sandbox",
+            "markup-runs",
+            "Run names with markup",
+            "manual",
+            None,
+            (5, 60),
+            0.3,
+            run_name_prefixes=("[red]x[/]", "[/]", "deploy[", "[link=http://x]y[/link]"),
+        )
+        seed_manual("sandbox", "markup-runs", 8, t0 - 900)
+        self.add_job(
+            "sandbox",
+            "ansi-escape",
+            "\x1b[31mred alert\x1b[0m",
+            "manual",
+            None,
+            (5, 30),
+            tags=("\x1b[1mbold-tag\x1b[0m", "[b]tag[/b]"),
+        )
+        seed_manual("sandbox", "ansi-escape", 2, t0 - 300)
+        self.add_job(
+            "sandbox",
+            "doc-quirks",
+            "Doc quirks: succeeded=0, odd status",
+            "manual",
+            None,
+            (5, 30),
+            succeeded_flag=False,
+            description="succeeded is 0 even on SUCCESS (as in the doc); one ABORTED run",
+        )
+        quirks = self._job("sandbox", "doc-quirks")
+        seed_manual("sandbox", "doc-quirks", 4, t0 - 3600)
+        self._append(quirks, t0 - 1800, duration=12, outcome="ABORTED")
+        self._append(quirks, t0 - 1200, duration=20, outcome="SUCCESS")
+        self.add_job(
+            "sandbox",
+            "a-job-with-a-really-long-identifier-that-keeps-going-and-going",
+            "A job name long enough to be cut short in any reasonable column of a dashboard",
+            "manual",
+            None,
+            (5, 30),
+            0.5,
+        )
+        seed_manual(
+            "sandbox",
+            "a-job-with-a-really-long-identifier-that-keeps-going-and-going",
+            3,
+            t0 - 5000,
+        )
+
+        self.add_project(
+            "markup-lab", "[link=http://x]y[/link] lab", "[b]not bold[/b] and [/] stray tags"
+        )
+        self.add_job("markup-lab", "hello", "Hello", "manual", None, (1, 10))
+        seed_manual("markup-lab", "hello", 2, t0 - 120)
+        self.add_project("empty", "Empty project")
+
+    # -- serialization --------------------------------------------------------------------
+
+    def _run_json(self, job: _Job, index: int, now: float) -> JsonDict:
+        seq = job.first_seq + index
+        start = job.starts[index]
+        end = job.ends[index]
+        concluded = end <= now
+        status = self._status_names[job.codes[index]] if concluded else "RUNNING"
+        run: JsonDict = {
+            "id": job.run_id(seq),
+            "active": 0 if concluded else 1,
+            "backoffLimit": job.backoff_limit,
+            "completions": 1 if concluded else 0,
+            "concluded": concluded,
+            "failed": 1 if concluded and status == "FAILED" else 0,
+            "runName": job.run_name(seq, start),
+            "status": status,
+            "succeeded": 1 if concluded and status == "SUCCESS" and job.succeeded_flag else 0,
+            "startedAt": format_ts(start),
+        }
+        if concluded:
+            run["concludedAt"] = format_ts(end)
+        else:
+            # The doc calls concludedAt required, but an active run has none: vary how that
+            # looks so that clients meet all three forms.
+            style = seq % 3
+            if style == 0:
+                run["concludedAt"] = ""
+            elif style == 1:
+                run["concludedAt"] = None
+        return run
+
+    @staticmethod
+    def _job_json(job: _Job) -> JsonDict:
+        data: JsonDict = {
+            "id": job.id,
+            "projectId": job.project_id,
+            "appId": f"/sim-user/{job.project_id}/{job.id}",
+            "name": job.name,
+            "tags": list(job.tags),
+        }
+        if job.description is not None:
+            data["description"] = job.description
+        data["jobType"] = job.job_type
+        data["disabledCI"] = job.disabled_ci
+        data["disabledCD"] = job.disabled_cd
+        if job.job_type == "cron":
+            data["suspended"] = job.suspended
+        return data
+
+    # -- queries --------------------------------------------------------------------------
+
+    @property
+    def projects(self) -> list[JsonDict]:
+        """Every project as the API shows it, in creation order."""
+        with self._lock:
+            return [dict(project) for project in self._projects.values()]
+
+    def jobs(self, project_id: str) -> list[JsonDict]:
+        """The jobs of a project as the API shows them."""
+        with self._lock:
+            jobs = self._jobs.get(project_id)
+            if jobs is None:
+                raise NotFoundError(f"Project {project_id} not found")
+            return [self._job_json(job) for job in jobs.values()]
+
+    def job(self, project_id: str, job_id: str) -> JsonDict:
+        """One job as the API shows it."""
+        with self._lock:
+            return self._job_json(self._job(project_id, job_id))
+
+    def run_count(self, project_id: str, job_id: str) -> int:
+        """How many runs a job has now."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            self._catch_up()
+            return len(job.starts)
+
+    def runs(self, project_id: str, job_id: str, limit: int | None = None) -> list[JsonDict]:
+        """Runs newest first, exactly as the API returns them (all of them unless `limit`)."""
+        items, _ = self.runs_page(project_id, job_id, limit if limit is not None else 1 << 62)
+        return items
+
+    def runs_page(
+        self,
+        project_id: str,
+        job_id: str,
+        per_page: int,
+        *,
+        offset: int = 0,
+        from_seq: int | None = None,
+    ) -> tuple[list[JsonDict], int | None]:
+        """One page newest first, from `offset` below the head or from sequence `from_seq`
+        (inclusive) down. Returns the runs and the sequence number of the next run, if any.
+        O(per_page), not O(runs).
+        """
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            size = len(job.starts)
+            if from_seq is not None:
+                top = min(from_seq - job.first_seq, size - 1)
+            else:
+                top = size - 1 - offset
+            if top < 0:
+                return [], None
+            bottom = max(top - per_page + 1, 0)
+            items = [self._run_json(job, index, now) for index in range(top, bottom - 1, -1)]
+            next_seq = job.first_seq + bottom - 1 if bottom > 0 else None
+            return items, next_seq
+
+    def run(self, project_id: str, job_id: str, run_id: str) -> JsonDict:
+        """One run as the API shows it; NotFoundError if unknown."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            index = job.index_of(run_id)
+            if index is None:
+                raise NotFoundError(f"Job run {run_id} not found")
+            return self._run_json(job, index, now)
+
+    # -- changes --------------------------------------------------------------------------
+
+    def add_runs(
+        self, project_id: str, job_id: str, count: int, status: str | None = "SUCCESS"
+    ) -> None:
+        """Add `count` concluded runs before the oldest one (None: outcome per fail_rate)."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            self._catch_up()
+            self._prepend(job, count, status=status)
+
+    def start_run(
+        self,
+        project_id: str,
+        job_id: str,
+        run_name: str | None = None,
+        duration: float | None = None,
+        outcome: str | None = "SUCCESS",
+    ) -> JsonDict:
+        """Start a RUNNING run at the head and return it. `duration` None draws from the
+        job's run_duration (math.inf runs until aborted); `outcome` None draws from the
+        job's fail_rate.
+        """
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            index = self._append(job, now, duration=duration, outcome=outcome, name=run_name)
+            return self._run_json(job, index, now)
+
+    def abort_run(self, project_id: str, job_id: str, run_id: str) -> bool:
+        """Conclude a running run as FAILED now; False if it had already concluded."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            index = job.index_of(run_id)
+            if index is None:
+                raise NotFoundError(f"Job run {run_id} not found")
+            if job.ends[index] <= now:
+                return False
+            job.ends[index] = max(job.starts[index], float(math.floor(now)))
+            job.codes[index] = _ABORTED
+            return True
+
+    # -- logs -----------------------------------------------------------------------------
+
+    def logs(
+        self,
+        project_id: str,
+        job_id: str,
+        run_id: str | None = None,
+        line_limit: int = 100,
+        direction: str = "forward",
+        start_time: float | None = None,
+        end_time: float | None = None,
+    ) -> list[JsonDict]:
+        """A few deterministic log lines of a run (the newest run when run_id is None),
+        only those already written at now().
+        """
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            if run_id is None:
+                if not job.starts:
+                    return []
+                index = len(job.starts) - 1
+            else:
+                found = job.index_of(run_id)
+                if found is None:
+                    raise NotFoundError(f"Job run {run_id} not found")
+                index = found
+            lines = self._log_lines(job, index, now)
+        lines = [
+            line
+            for line in lines
+            if (start_time is None or line[0] >= start_time)
+            and (end_time is None or line[0] <= end_time)
+        ]
+        if direction == "backward":
+            lines.reverse()
+        container = self._container_id(job, index)
+        return [
+            {"containerId": container, "log": text, "ts": _format_log_ts(ts)}
+            for ts, text in lines[:line_limit]
+        ]
+
+    @staticmethod
+    def _container_id(job: _Job, index: int) -> str:
+        digest = hashlib.blake2b(
+            (job.first_seq + index).to_bytes(8, "big", signed=True),
+            key=job.key,
+            digest_size=8,
+            person=b"nf-pod",
+        ).hexdigest()
+        return f"{job.id}-{digest[:10]}-{digest[10:15]}"
+
+    def _log_lines(self, job: _Job, index: int, now: float) -> list[tuple[float, str]]:
+        seq = job.first_seq + index
+        start = job.starts[index]
+        end = job.ends[index]
+        concluded = end <= now
+        span = end - start
+
+        def at(offset: float, fraction: float) -> float:
+            # A concluded run's lines all fit inside it, however short it was.
+            return start + (min(offset, span * fraction) if concluded else offset)
+
+        _, _, u_records = _draws(job.key, seq)
+        name = job.run_name(seq, start)
+        lines: list[tuple[float, str]] = [
+            (at(0.125, 0.01), f"Starting container for job run {name}"),
+            (at(0.5, 0.02), f"[INFO] loading configuration (backoffLimit={job.backoff_limit})"),
+            (at(1.75, 0.03), "connecting to postgres://sim-db:5432/app"),
+        ]
+        if math.isfinite(end):
+            records = 1000 + int(u_records * 90000)
+            lines.append((start + span / 2, f"processed {records} records [#####-----] 50%"))
+        if concluded:
+            code = job.codes[index]
+            status = self._status_names[code]
+            last = end - min(0.25, span * 0.01)
+            if code == _ABORTED:
+                lines.append((last, "[WARN] received SIGTERM: job run aborted"))
+            elif status == "SUCCESS":
+                lines.append((last, "[INFO] done"))
+            elif status == "FAILED":
+                lines.append(
+                    (
+                        end - min(0.5, span * 0.02),
+                        "[ERROR] step 'load' failed: connection reset by peer",
+                    )
+                )
+                lines.append((last, "Error: process exited with code 1"))
+            else:
+                lines.append((last, f"[WARN] run ended with status {status}"))
+        else:
+            lines = [line for line in lines if line[0] <= now]
+        lines.sort(key=lambda line: line[0])  # stable: equal times keep their order
+        return lines

@@ -1,0 +1,1 @@
+"""Widgets of nf-runs: the virtual run list and its status badges."""

@@ -1,0 +1,756 @@
+"""RunList: a virtual list of job runs on Textual's line API.
+
+Only the rows on screen are rendered, each into a Strip kept in an LRU cache, so the cost of a
+frame, a key press or a tick follows the viewport, not the number of runs loaded (100k is fine).
+
+Lines of the ScrollView (virtual y): 0 is the column header, pinned at the top of the viewport;
+row ``i`` of the shown runs is line ``i + 1``; one footer/message line may follow the last row.
+So ``scroll_offset.y`` is the index of the first row on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.api.models import JobRun, RunStatus
+from tui.formatting import (
+    TimeMode,
+    format_attempts,
+    format_duration,
+    format_started,
+    printable,
+)
+from tui.widgets.status_badge import BADGE_CLASSES, BADGE_WIDTH, badge_text
+
+__all__ = ["RunList"]
+
+ELLIPSIS = "\u2026"
+# Enough Strips for several screens of rows, so scrolling back and forth is mostly cache hits.
+ROW_CACHE_SIZE = 1000
+
+# Column widths (cells). The run name takes whatever the others leave.
+_MARGIN = 1
+_GAP = 2
+_STARTED_WIDTH = 20  # "2026-11-29 12:05:02Z", "1 year, 2 months ago"
+_DURATION_WIDTH = 8  # "999d 23h"
+_ATTEMPTS_WIDTH = 8  # the "Attempts" title
+_MIN_NAME_WIDTH = 12
+
+_STARTED_TITLES = {
+    TimeMode.RELATIVE: "Started",
+    TimeMode.LOCAL: "Started (local)",
+    TimeMode.UTC: "Started (UTC)",
+}
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which optional columns fit, and the run name's width, for one widget width."""
+
+    name: int
+    started: bool
+    attempts: bool
+
+
+@lru_cache(maxsize=16)
+def _layout(width: int) -> _Layout:
+    fixed = _MARGIN + BADGE_WIDTH + _GAP + _DURATION_WIDTH + _GAP
+    started = attempts = True
+    full = fixed + _STARTED_WIDTH + _GAP + _ATTEMPTS_WIDTH + _GAP
+    # On a narrow terminal drop attempts, then the start time, before squeezing the name.
+    if width - full < _MIN_NAME_WIDTH:
+        attempts = False
+        full -= _ATTEMPTS_WIDTH + _GAP
+    if width - full < _MIN_NAME_WIDTH:
+        started = False
+        full -= _STARTED_WIDTH + _GAP
+    return _Layout(name=max(width - full, 1), started=started, attempts=attempts)
+
+
+def _fit(text: str, width: int, right: bool = False) -> str:
+    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
+    length = len(text) if text.isascii() else cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + ELLIPSIS if width > 1 else ELLIPSIS[:width]
+    pad = " " * (width - length)
+    return pad + text if right else text + pad
+
+
+def _matches(run: JobRun, text: str, statuses: frozenset[RunStatus] | None) -> bool:
+    if statuses is not None and run.status not in statuses:
+        return False
+    return not text or text in run.run_name.casefold()
+
+
+def _status_changed(old: JobRun, new: JobRun) -> bool:
+    if old.status is not new.status:
+        return True
+    # Two unknown statuses differ only by their raw text, which is what the badge shows.
+    return new.status is RunStatus.UNKNOWN and old.raw_status != new.raw_status
+
+
+class _Rows:
+    """Runs in display order with id -> position in O(1), cheap to grow at both ends.
+
+    Each id gets a sequence number; position = seq - seq of the first item. Prepending only
+    lowers the base, so inserting at the top does not renumber the other 100k ids.
+    """
+
+    __slots__ = ("_base", "_seq", "items")
+
+    def __init__(self, runs: Iterable[JobRun] = ()) -> None:
+        self.items: list[JobRun] = []
+        self._seq: dict[str, int] = {}
+        self._base = 0
+        self.extend(runs)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def position(self, run_id: str) -> int | None:
+        seq = self._seq.get(run_id)
+        return None if seq is None else seq - self._base
+
+    def append(self, run: JobRun) -> None:
+        self._seq[run.id] = self._base + len(self.items)
+        self.items.append(run)
+
+    def extend(self, runs: Iterable[JobRun]) -> None:
+        for run in runs:
+            self.append(run)
+
+    def prepend(self, runs: Sequence[JobRun]) -> None:
+        """Insert `runs` (ids not present, in display order) before the first item."""
+        self._base -= len(runs)
+        for offset, run in enumerate(runs):
+            self._seq[run.id] = self._base + offset
+        self.items[:0] = runs
+
+
+class RunList(ScrollView, can_focus=True, inherit_bindings=False):
+    """The runs of one job, newest first, with a cursor; renders only what is on screen."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open run", show=False, id="run_list.select"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="run_list.cursor_up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="run_list.cursor_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="run_list.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="run_list.page_down"),
+        Binding("home,g", "cursor_first", "First run", show=False, id="run_list.first"),
+        Binding("end,G", "cursor_last", "Last run", show=False, id="run_list.last"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "run-list--header",
+        "run-list--cursor",
+        "run-list--footer",
+        *BADGE_CLASSES,
+    }
+    """Styled in styles/run_list.tcss: header row, cursor row, footer/message row, badges."""
+
+    time_mode: reactive[TimeMode] = reactive(TimeMode.RELATIVE)
+    """How the "started" column shows times; the app's `t` key cycles it."""
+
+    class NeedMore(Message):
+        """The cursor or the scroll came within a screen of the end: load the next page."""
+
+        def __init__(self, run_list: RunList) -> None:
+            super().__init__()
+            self.run_list = run_list
+
+        @property
+        def control(self) -> RunList:
+            return self.run_list
+
+    class RunSelected(Message):
+        """Enter (or a click on the highlighted row) chose a run."""
+
+        def __init__(self, run_list: RunList, run: JobRun) -> None:
+            super().__init__()
+            self.run_list = run_list
+            self.run = run
+
+        @property
+        def control(self) -> RunList:
+            return self.run_list
+
+    class RunHighlighted(Message):
+        """The cursor is now on another run."""
+
+        def __init__(self, run_list: RunList, run: JobRun) -> None:
+            super().__init__()
+            self.run_list = run_list
+            self.run = run
+
+        @property
+        def control(self) -> RunList:
+            return self.run_list
+
+    def __init__(
+        self,
+        *,
+        now: Callable[[], datetime],
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._now = now
+        self._all = _Rows()
+        self._filtered: _Rows | None = None  # None: no filter, every loaded run is shown
+        self._filter_text = ""
+        self._filter_statuses: frozenset[RunStatus] | None = None
+        self._active_ids: set[str] = set()
+        self._cursor = -1  # index into the shown rows; -1 when there are none
+        self._has_more = False
+        self._loading_more = False
+        self._need_more_sent = False
+        self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE_SIZE)
+
+    # ----------------------------------------------------------------- public state
+
+    @property
+    def runs(self) -> Sequence[JobRun]:
+        """Every loaded run, newest first (the list itself: do not mutate)."""
+        return self._all.items
+
+    @property
+    def shown_count(self) -> int:
+        """Rows shown after the filter."""
+        return len(self._view)
+
+    @property
+    def loaded_count(self) -> int:
+        """Runs loaded, filtered or not."""
+        return len(self._all)
+
+    @property
+    def active_runs(self) -> list[JobRun]:
+        """Loaded runs that can still change, newest first."""
+        rows = self._all
+        positions = sorted(p for i in self._active_ids if (p := rows.position(i)) is not None)
+        return [rows.items[p] for p in positions]
+
+    @property
+    def highlighted_run(self) -> JobRun | None:
+        """The run under the cursor."""
+        view = self._view.items
+        return view[self._cursor] if 0 <= self._cursor < len(view) else None
+
+    @property
+    def has_more(self) -> bool:
+        """The API has older runs than those loaded."""
+        return self._has_more
+
+    @has_more.setter
+    def has_more(self, value: bool) -> None:
+        if value != self._has_more:
+            self._has_more = value
+            self._need_more_sent = False
+            self._footer_changed()
+            self._check_need_more()
+
+    @property
+    def loading_more(self) -> bool:
+        """A next page is being fetched (the footer says so)."""
+        return self._loading_more
+
+    @loading_more.setter
+    def loading_more(self, value: bool) -> None:
+        self.set_loading_more(value)
+
+    # ----------------------------------------------------------------- data updates
+
+    def clear_runs(self) -> None:
+        """Forget every run (another job was selected); the filter stays."""
+        self._all = _Rows()
+        if self._filtered is not None:
+            self._filtered = _Rows()
+        self._active_ids.clear()
+        self._cursor = -1
+        self._has_more = False
+        self._loading_more = False
+        self._need_more_sent = False
+        self._cache.clear()
+        self._sync_virtual_size()
+        if self.is_mounted:
+            self.scroll_to(y=0, animate=False, force=True)
+        self.refresh()
+
+    def append_page(self, runs: Sequence[JobRun], has_more: bool) -> None:
+        """Add an older page at the end; runs already loaded are updated in place."""
+        view = self._view
+        shown_before = len(view)
+        footer_before = self._footer_text()
+        known: list[JobRun] = []
+        rows, filtered = self._all, self._filtered
+        text, statuses = self._filter_text, self._filter_statuses
+        for run in runs:
+            if rows.position(run.id) is not None:
+                known.append(run)
+                continue
+            rows.append(run)
+            if run.is_active:
+                self._active_ids.add(run.id)
+            if filtered is not None and _matches(run, text, statuses):
+                filtered.append(run)
+        if known:
+            self.update_runs(known)
+        self._has_more = has_more
+        self._need_more_sent = False
+        view = self._view
+        if len(view) != shown_before or self._footer_text() != footer_before:
+            self._sync_virtual_size()
+            # New rows and the footer line after them; above them nothing moved.
+            self._refresh_rows(range(shown_before, len(view) + 1))
+        if self._cursor < 0 and len(view):
+            self._set_cursor(0)
+        self._check_need_more()
+
+    def merge_head(self, runs: Sequence[JobRun]) -> int:
+        """Merge a refreshed first page: new runs go on top, known ones update in place.
+
+        The cursor stays on its run; when scrolled down, the view shifts with the insert so
+        what the user is reading does not move. Returns how many runs were inserted.
+        """
+        rows = self._all
+        fresh: list[JobRun] = []
+        fresh_ids: set[str] = set()
+        known: list[JobRun] = []
+        for run in runs:
+            if run.id in fresh_ids:
+                continue
+            if rows.position(run.id) is None:
+                fresh.append(run)
+                fresh_ids.add(run.id)
+            else:
+                known.append(run)
+        if known:
+            self.update_runs(known)
+        if not fresh:
+            return 0
+        rows.prepend(fresh)
+        for run in fresh:
+            if run.is_active:
+                self._active_ids.add(run.id)
+        shown = fresh
+        if self._filtered is not None:
+            text, statuses = self._filter_text, self._filter_statuses
+            shown = [run for run in fresh if _matches(run, text, statuses)]
+            self._filtered.prepend(shown)
+        if not shown:
+            return len(fresh)
+        shift = len(shown)
+        scroll_y = self.scroll_offset.y
+        self._sync_virtual_size()
+        if self._cursor >= 0:
+            self._cursor += shift
+        if scroll_y > 0:
+            self.scroll_to(y=scroll_y + shift, animate=False, force=True)
+        else:
+            self._scroll_to_cursor()
+        self.refresh()  # every row on screen moved down (or new ones are on top)
+        if self._cursor < 0:
+            self._set_cursor(0)
+        return len(fresh)
+
+    def update_runs(self, runs: Iterable[JobRun]) -> list[tuple[JobRun, JobRun]]:
+        """Replace loaded runs by id; returns (old, new) for those whose status changed.
+
+        Unknown ids are ignored; identical runs change nothing and repaint nothing.
+        """
+        rows, filtered = self._all, self._filtered
+        text, statuses = self._filter_text, self._filter_statuses
+        changed: list[tuple[JobRun, JobRun]] = []
+        dirty: list[int] = []
+        refilter = False
+        for new in runs:
+            position = rows.position(new.id)
+            if position is None:
+                continue
+            old = rows.items[position]
+            if old == new:
+                continue
+            rows.items[position] = new
+            if new.is_active:
+                self._active_ids.add(new.id)
+            else:
+                self._active_ids.discard(new.id)
+            if _status_changed(old, new):
+                changed.append((old, new))
+            if filtered is None:
+                dirty.append(position)
+                continue
+            shown_at = filtered.position(new.id)
+            if (shown_at is not None) != _matches(new, text, statuses):
+                refilter = True  # it enters or leaves the filtered view
+            elif shown_at is not None:
+                filtered.items[shown_at] = new
+                dirty.append(shown_at)
+        if refilter:
+            self._apply_filter()
+        elif dirty:
+            self._refresh_rows(dirty)
+        return changed
+
+    def set_loading_more(self, loading: bool) -> None:
+        """Show or hide "loading more…" in the footer."""
+        self._need_more_sent = False
+        if loading != self._loading_more:
+            self._loading_more = loading
+            self._footer_changed()
+        self._check_need_more()
+
+    def set_filter(self, text: str, statuses: frozenset[RunStatus] | None) -> None:
+        """Show runs whose name contains `text` (any case) and whose status is in `statuses`.
+
+        `statuses` None means any status; the cursor stays on its run if still shown.
+        """
+        folded = text.casefold()
+        if folded == self._filter_text and statuses == self._filter_statuses:
+            return
+        self._filter_text = folded
+        self._filter_statuses = statuses
+        self._apply_filter()
+
+    def select_run_id(self, run_id: str) -> None:
+        """Put the cursor on a run, if it is shown."""
+        position = self._view.position(run_id)
+        if position is not None:
+            self._set_cursor(position)
+
+    def tick(self) -> None:
+        """Repaint the rows on screen whose time text changed (running durations, "ago")."""
+        view = self._view.items
+        if not view or not self.is_mounted:
+            return
+        relative = self.time_mode is TimeMode.RELATIVE
+        if not relative and not self._active_ids:
+            return
+        now = self._now()
+        width = self._content_width()
+        first = self.scroll_offset.y
+        regions: list[Region] = []
+        for index in range(first, min(len(view), first + self._rows_visible())):
+            run = view[index]
+            if not relative and run.id not in self._active_ids:
+                continue
+            # The cache key holds the time texts: a miss means what is painted is stale.
+            if self._row_key(run, index, width, now) not in self._cache:
+                regions.append(Region(0, index - first + 1, width, 1))
+        if regions:
+            self.refresh(*regions)
+
+    def cycle_time_mode(self) -> None:
+        """Relative -> local -> UTC -> relative."""
+        self.time_mode = self.time_mode.next()
+
+    def visible_text(self) -> list[str]:
+        """Plain text of the run rows in the viewport (no header or footer), for tests."""
+        if not self.is_mounted:
+            return []
+        view = self._view.items
+        width = self._content_width()
+        now = self._now()
+        first = self.scroll_offset.y
+        last = min(len(view), first + self._rows_visible())
+        return [self._row_strip(index, width, now).text.rstrip() for index in range(first, last)]
+
+    # ----------------------------------------------------------------- actions
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._page(-1)
+
+    def action_page_down(self) -> None:
+        self._page(1)
+
+    def action_cursor_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_cursor_last(self) -> None:
+        self._set_cursor(len(self._view) - 1)
+
+    def action_select_cursor(self) -> None:
+        run = self.highlighted_run
+        if run is not None:
+            self.post_message(self.RunSelected(self, run))
+
+    # ----------------------------------------------------------------- events
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:  # outside, or the header
+            return
+        index = self.scroll_offset.y + offset.y - 1
+        if not 0 <= index < len(self._view):
+            return
+        # As DataTable: a click highlights; a click on the highlighted row (or a double
+        # click) selects.
+        if index == self._cursor or event.chain > 1:
+            self._set_cursor(index)
+            self.action_select_cursor()
+        else:
+            self._set_cursor(index)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_to_cursor()
+        self._check_need_more()
+
+    def on_focus(self, event: events.Focus) -> None:
+        self._refresh_rows([self._cursor])  # the cursor is styled differently when focused
+
+    def on_blur(self, event: events.Blur) -> None:
+        self._refresh_rows([self._cursor])
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._check_need_more()
+
+    def watch_time_mode(self) -> None:
+        # Every cached row holds old time text; the reactive repaints after this.
+        self._cache.clear()
+
+    def notify_style_update(self) -> None:
+        # Theme or CSS changed: cached Strips hold the old colours.
+        self._cache.clear()
+        super().notify_style_update()
+
+    # ----------------------------------------------------------------- rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self._content_width()
+        if y == 0:
+            return self._header_strip(width)
+        index = self.scroll_offset.y + y - 1
+        view = self._view.items
+        if index < len(view):
+            return self._row_strip(index, width, self._now())
+        if index == len(view):
+            footer = self._footer_text()
+            if footer:
+                return self._footer_strip(footer, width)
+        return Strip.blank(width, self.rich_style)
+
+    def _row_key(self, run: JobRun, index: int, width: int, now: datetime) -> tuple[object, ...]:
+        """Everything a row's Strip depends on. The run itself stands for its id+version:
+        an updated run compares unequal, an identical re-fetch hits the cache."""
+        mode = self.time_mode
+        is_cursor = index == self._cursor
+        return (
+            run,
+            width,
+            mode,
+            is_cursor,
+            is_cursor and self.has_focus,
+            format_started(run.started_at, now, mode) if mode is TimeMode.RELATIVE else None,
+            format_duration(run.duration(now)) if run.is_active else None,
+        )
+
+    def _row_strip(self, index: int, width: int, now: datetime) -> Strip:
+        run = self._view.items[index]
+        key = self._row_key(run, index, width, now)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_row(run, index == self._cursor, width, now)
+            self._cache.set(key, strip)
+        return strip
+
+    def _render_row(self, run: JobRun, is_cursor: bool, width: int, now: datetime) -> Strip:
+        layout = _layout(width)
+        badge, badge_class = badge_text(run.status, run.raw_status)
+        if is_cursor:
+            # The cursor style wins over the badge colour; symbol and word still tell status.
+            base = badge_style = self.get_component_rich_style("run-list--cursor")
+        else:
+            base = self.rich_style
+            badge_style = self.get_component_rich_style(badge_class)
+        gap = Segment(" " * _GAP, base)
+        # API text goes into Segments as is: never parsed as markup, control chars made visible.
+        segments = [
+            Segment(" " * _MARGIN, base),
+            Segment(_fit(badge, BADGE_WIDTH), badge_style),
+            gap,
+            Segment(_fit(printable(run.run_name), layout.name), base),
+        ]
+        if layout.started:
+            started = format_started(run.started_at, now, self.time_mode)
+            segments += [gap, Segment(_fit(started, _STARTED_WIDTH), base)]
+        duration = format_duration(run.duration(now))
+        segments += [gap, Segment(_fit(duration, _DURATION_WIDTH, right=True), base)]
+        if layout.attempts:
+            attempts = format_attempts(run)
+            segments += [gap, Segment(_fit(attempts, _ATTEMPTS_WIDTH, right=True), base)]
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _header_strip(self, width: int) -> Strip:
+        key = ("header", width, self.time_mode)
+        strip = self._cache.get(key)
+        if strip is None:
+            layout = _layout(width)
+            style = self.get_component_rich_style("run-list--header")
+            cells = [" " * _MARGIN, _fit("Status", BADGE_WIDTH), _fit("Run", layout.name)]
+            if layout.started:
+                cells.append(_fit(_STARTED_TITLES[self.time_mode], _STARTED_WIDTH))
+            cells.append(_fit("Duration", _DURATION_WIDTH, right=True))
+            if layout.attempts:
+                cells.append(_fit("Attempts", _ATTEMPTS_WIDTH, right=True))
+            text = cells[0] + (" " * _GAP).join(cells[1:])
+            strip = Strip([Segment(text, style)]).adjust_cell_length(width, style)
+            self._cache.set(key, strip)
+        return strip
+
+    def _footer_strip(self, text: str, width: int) -> Strip:
+        style = self.get_component_rich_style("run-list--footer")
+        line = " " * _MARGIN + _fit(text, max(width - _MARGIN, 0))
+        return Strip([Segment(line, style)]).adjust_cell_length(width, style)
+
+    def _footer_text(self) -> str:
+        """The line after the last row ("" for none)."""
+        if not self._view:
+            if self._filtered is not None and self._all:
+                return "No runs match the filter" + (" (loading more\u2026)" * self._loading_more)
+            return "loading runs\u2026" if self._loading_more else "No runs yet"
+        if self._loading_more:
+            return "loading more\u2026"
+        if not self._has_more:
+            return f"end of runs \u2014 {len(self._all):,} loaded"
+        return ""
+
+    # ----------------------------------------------------------------- internals
+
+    @property
+    def _view(self) -> _Rows:
+        return self._all if self._filtered is None else self._filtered
+
+    def _content_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def _rows_visible(self) -> int:
+        """Run rows that fit under the header (at least one, so paging always moves)."""
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def _sync_virtual_size(self) -> None:
+        lines = 1 + len(self._view) + (1 if self._footer_text() else 0)
+        # Width 0: rows are laid out to the widget width, there is never anything to the right.
+        self.virtual_size = Size(0, lines)
+
+    def _footer_changed(self) -> None:
+        self._sync_virtual_size()
+        self._refresh_rows([len(self._view)])  # the footer sits where the next row would
+
+    def _refresh_rows(self, indices: Iterable[int]) -> None:
+        """Repaint the given rows that are on screen; rows off screen render when scrolled to."""
+        if not self.is_mounted:
+            return
+        first = self.scroll_offset.y
+        last = first + self._rows_visible()
+        width = self._content_width()
+        regions = [
+            Region(0, index - first + 1, width, 1) for index in indices if first <= index < last
+        ]
+        if regions:
+            self.refresh(*regions)
+
+    def _set_cursor(self, index: int) -> None:
+        """Move the cursor (clamped), keep it on screen, and say which run is highlighted."""
+        count = len(self._view)
+        if not count:
+            return
+        index = min(max(index, 0), count - 1)
+        if index != self._cursor:
+            previous = self._cursor
+            self._cursor = index
+            self._refresh_rows([previous, index])
+            self.post_message(self.RunHighlighted(self, self._view.items[index]))
+        self._scroll_to_cursor()
+        self._check_need_more()
+
+    def _page(self, direction: int) -> None:
+        """Scroll a screen and move the cursor as far, so it keeps its place on screen."""
+        rows = self._rows_visible() * direction
+        if self.is_mounted:
+            self.scroll_to(y=self.scroll_offset.y + rows, animate=False, force=True)
+        self._set_cursor(self._cursor + rows)
+
+    def _scroll_to_cursor(self) -> None:
+        if self._cursor < 0 or not self.is_mounted:
+            return
+        rows = self._rows_visible()
+        top = self.scroll_offset.y
+        bottom = self._cursor
+        if bottom == len(self._view) - 1 and self._footer_text():
+            bottom += 1  # on the last row, show the footer too ("end of runs", "loading more")
+        if self._cursor < top:
+            top = self._cursor
+        elif bottom >= top + rows:
+            top = bottom - rows + 1
+        else:
+            return
+        # force: the scrollbar may not be laid out yet for rows added this frame.
+        self.scroll_to(y=top, animate=False, force=True)
+
+    def _apply_filter(self) -> None:
+        """Rebuild the shown rows from the filter; keep the cursor on its run if still shown,
+        else on the nearest older run that is."""
+        previous = self.highlighted_run
+        text, statuses = self._filter_text, self._filter_statuses
+        if not text and statuses is None:
+            self._filtered = None
+            cursor = -1 if previous is None else self._all.position(previous.id)
+        else:
+            previous_at = -1 if previous is None else self._all.position(previous.id)
+            filtered = _Rows()
+            cursor = None
+            for position, run in enumerate(self._all.items):
+                if _matches(run, text, statuses):
+                    if cursor is None and previous_at is not None and position >= previous_at:
+                        cursor = len(filtered)
+                    filtered.append(run)
+            self._filtered = filtered
+            if cursor is None:
+                cursor = len(filtered) - 1
+        if cursor is None or (cursor < 0 and self._view):
+            cursor = 0 if self._view else -1
+        self._cursor = cursor
+        self._need_more_sent = False
+        self._sync_virtual_size()
+        if self.is_mounted:
+            top = min(self.scroll_offset.y, max(len(self._view) - self._rows_visible(), 0))
+            self.scroll_to(y=top, animate=False, force=True)
+            self._scroll_to_cursor()
+        self.refresh()
+        current = self.highlighted_run
+        if current is not None and (previous is None or current.id != previous.id):
+            self.post_message(self.RunHighlighted(self, current))
+        self._check_need_more()
+
+    def _check_need_more(self) -> None:
+        """Post NeedMore once when the cursor or the scroll is within a screen of the end."""
+        if self._need_more_sent or not self._has_more or self._loading_more:
+            return
+        rows = self._rows_visible()
+        last_seen = max(self._cursor, self.scroll_offset.y + rows - 1)
+        if len(self._view) - 1 - last_seen <= rows:
+            self._need_more_sent = True
+            self.post_message(self.NeedMore(self))

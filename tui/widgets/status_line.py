@@ -1,0 +1,126 @@
+"""The status line: runs loaded, last refresh, API budget, polling and error state.
+
+It repaints only when its text changes; ages are rounded (a few seconds, then minutes) so a
+board left open does not repaint it every second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..api.ratelimit import RateLimitSnapshot
+from ..formatting import printable
+
+
+def rounded_age(seconds: float) -> str:
+    """'just now', '10 s ago', '3 m ago', '2 h ago': coarse on purpose."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds // 10) * 10} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} m ago"
+    return f"{int(seconds // 3600)} h ago"
+
+
+def compact_span(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+@dataclass(frozen=True)
+class StatusState:
+    """Everything the status line shows, as data (tests read it)."""
+
+    loaded: int = 0
+    shown: int = 0
+    has_more: bool = False
+    end_reached: bool = False
+    refreshing: bool = False
+    last_refresh_age: float | None = None
+    stale: bool = False
+    interval: float | None = None
+    interval_reason: str = ""
+    budget: RateLimitSnapshot | None = None
+    problem: str = ""
+    problem_kind: str = ""  # "", "warning", "error"
+    retry_in: float | None = None
+    filter_text: str = ""
+
+
+class StatusLine(Static):
+    """One line at the bottom of the main screen."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-line--warning", "status-line--error", "status-line--dim",
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.state = StatusState()
+        self._last_plain: str | None = None
+
+    def update_state(self, **changes: object) -> None:
+        self.state = replace(self.state, **changes)  # type: ignore[arg-type]
+        self._render_state()
+
+    def _render_state(self) -> None:
+        text = self.render_text(self.state)
+        if text.plain == self._last_plain and self._last_plain is not None:
+            return  # unchanged: no repaint
+        self._last_plain = text.plain
+        self.update(text)
+
+    @property
+    def plain(self) -> str:
+        return self.render_text(self.state).plain
+
+    def render_text(self, state: StatusState) -> Text:
+        warning = self.get_component_rich_style("status-line--warning", partial=True)
+        error = self.get_component_rich_style("status-line--error", partial=True)
+        dim = self.get_component_rich_style("status-line--dim", partial=True)
+        parts: list[Text] = []
+        if state.loaded or state.end_reached:
+            runs = f"{state.loaded:,} runs"
+            if state.shown != state.loaded:
+                runs = f"{state.shown:,}/{state.loaded:,} runs"
+            runs += " · more" if state.has_more else (" · all" if state.end_reached else "")
+            parts.append(Text(runs))
+        if state.problem:
+            problem = printable(state.problem)
+            if state.retry_in is not None:
+                problem += f", retrying in {max(0, round(state.retry_in))} s"
+            parts.append(Text(problem, error if state.problem_kind == "error" else warning))
+        if state.refreshing:
+            parts.append(Text("refreshing…", dim))
+        elif state.last_refresh_age is not None:
+            if state.stale:
+                parts.append(Text(
+                    f"stale: last update {rounded_age(state.last_refresh_age)}", warning
+                ))
+            else:
+                parts.append(Text(f"refreshed {rounded_age(state.last_refresh_age)}"))
+        if state.interval is not None:
+            every = f"every {state.interval:.0f} s"
+            if state.interval_reason == "budget":
+                parts.append(Text(f"polling {every} to fit the API budget", warning))
+            elif state.interval_reason == "idle":
+                parts.append(Text(f"no active runs, polling {every}", dim))
+        if state.budget is not None:
+            budget = state.budget
+            parts.append(Text(
+                f"API {budget.remaining}/{budget.limit}, resets {compact_span(budget.reset_in)}",
+                dim,
+            ))
+        if state.filter_text:
+            parts.append(Text(f"filter: {printable(state.filter_text)}", dim))
+        return Text(" · ").join(parts) if parts else Text("")
