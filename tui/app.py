@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
@@ -125,7 +125,9 @@ def run_app(args: argparse.Namespace) -> int:
     if args.demo:
         from .simulator import Simulator, World
 
-        simulator = Simulator(world=World(seed=args.seed, speed=args.speed))
+        # The demo's clock starts at the real time, so local times and "ago" read true.
+        world = World(seed=args.seed, speed=args.speed, start=datetime.now(timezone.utc))
+        simulator = Simulator(world=world)
         simulator.start()
         client = NorthflankClient(simulator.token, simulator.url, budget=budget)
         host_label = f"demo simulator {_host_label(simulator.url)}"

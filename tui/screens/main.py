@@ -377,8 +377,9 @@ class MainScreen(Screen[None]):
             return
         self._next_cursor = message.page.cursor
         self._has_more = message.page.has_next_page
-        self.run_list.set_loading_more(False)
+        # Append first: the list checks whether it needs yet more against the grown list.
         self.run_list.append_page(message.page.items, message.page.has_next_page)
+        self.run_list.set_loading_more(False)
         self._refresh_status()
 
     # ----- failures -------------------------------------------------------------------------
