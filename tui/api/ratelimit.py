@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 DEFAULT_LIMIT = 1000
 WINDOW_SECONDS = 3600.0
+# How much later a reset must move to mean that a new window began (resets only count down).
+NEW_WINDOW_JUMP = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,22 +65,30 @@ class RateLimitBudget:
         self._spent.append(self._clock())
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Take the `x-ratelimit-*` headers of an answer into account."""
+        """Take the `x-ratelimit-*` headers of an answer into account.
+
+        Answers to concurrent requests arrive in any order, so within one window the lowest
+        `remaining` wins; a reset moving later by more than a minute means a new window.
+        """
         limit = _header_int(headers, "x-ratelimit-limit")
         remaining = _header_int(headers, "x-ratelimit-remaining")
         reset = _header_int(headers, "x-ratelimit-reset")
         if limit is None and remaining is None and reset is None:
             return
         now = self._clock()
+        reset_at = now + max(0, reset) if reset is not None else self._reset_at
+        new_window = self._observed and (
+            reset_at > self._reset_at + NEW_WINDOW_JUMP or self._reset_at <= now
+        )
+        if new_window:
+            # The request just answered is the first of the new window that we know of.
+            self._window_start = self._spent[-1] if self._spent else now
         if limit is not None and limit > 0:
             self._limit = limit
         if remaining is not None:
-            if self._observed and remaining > self._remaining:
-                # The quota grew back: a new window began with the request just answered.
-                self._window_start = self._spent[-1] if self._spent else now
-            self._remaining = max(0, remaining)
-        if reset is not None:
-            self._reset_at = now + max(0, reset)
+            fresh = new_window or not self._observed
+            self._remaining = max(0, remaining if fresh else min(remaining, self._remaining))
+        self._reset_at = reset_at
         self._observed = True
 
     def snapshot(self) -> RateLimitSnapshot:

@@ -144,7 +144,12 @@ class MainScreen(Screen[None]):
         self.set_interval(self.options.tick, self._tick, name="tick")
 
     def on_resize(self) -> None:
-        self.set_class(self.app.size.width < NARROW_WIDTH, "-narrow")
+        narrow = self.app.size.width < NARROW_WIDTH
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            # Narrow terminals give the runs the whole width once a job is open; `p` shows
+            # the picker again.
+            self.picker.display = not (narrow and self.key is not None)
 
     # ----- projects and jobs ----------------------------------------------------------------
 
@@ -168,6 +173,7 @@ class MainScreen(Screen[None]):
 
     def on_projects_loaded(self, message: ProjectsLoaded) -> None:
         self.picker.add_projects(message.page, message.first)
+        self._refresh_status()
         if message.first:
             wanted = self.options.project or (self.key.project_id if self.key else None)
             wanted = wanted or self.picker.first_project_id
@@ -176,6 +182,7 @@ class MainScreen(Screen[None]):
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
         self.picker.add_jobs(message.project_id, message.page, message.first)
+        self._refresh_status()
         if self.key is not None and self.key.project_id == message.project_id:
             job = self.picker.find_job(self.key.project_id, self.key.job_id)
             if job is not None:
@@ -224,6 +231,10 @@ class MainScreen(Screen[None]):
         self.workers.cancel_group(self, "more")
         self.run_list.clear_runs()
         self.picker.set_current(project_id, job_id)
+        if self.has_class("-narrow") and self.picker.display:
+            self.picker.display = False
+            if self.picker.has_focus_within:
+                self.run_list.focus()
         self.status.update_state(
             loaded=0, shown=0, has_more=False, end_reached=False, problem="", retry_in=None,
             last_refresh_age=None, stale=False, interval=None,
@@ -353,8 +364,13 @@ class MainScreen(Screen[None]):
         cursor = self._next_cursor
         if (
             self.key is None or not self._has_more or not cursor
-            or cursor in self._requested_cursors or time.monotonic() < self._more_blocked_until
+            or cursor in self._requested_cursors or self._stopped_reason
         ):
+            return
+        hold = self._more_blocked_until - time.monotonic()
+        if hold > 0:
+            # Held back (a failed page, a Retry-After): ask again when the hold ends.
+            self.set_timer(hold + 0.05, self._load_more_if_due)
             return
         self._requested_cursors.add(cursor)
         self.run_list.set_loading_more(True)
@@ -397,12 +413,18 @@ class MainScreen(Screen[None]):
             return
         if message.key != self.key:
             return
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
         if message.what == "more":
             self.run_list.set_loading_more(False)
-            self._more_blocked_until = time.monotonic() + 5
+            hold = max(5.0, retry_after or 0.0)
+            self._more_blocked_until = time.monotonic() + hold
+            if retry_after is not None and not self._polling and self._poll_due is not None \
+                    and self._poll_due < self._more_blocked_until:
+                # No poll before the Retry-After either.
+                self._schedule_poll(self.policy.after_failure(error).delay)
             self.status.update_state(problem=f"Cannot load more runs: {error}",
                                      problem_kind="warning", retry_in=None)
-            self.set_timer(5.2, self._load_more_if_due)
+            self.set_timer(hold + 0.2, self._load_more_if_due)
             return
         # A failed poll: keep everything shown, say what happens, try again later.
         self._polling = False
@@ -418,6 +440,9 @@ class MainScreen(Screen[None]):
             return
         plan = self.policy.after_failure(error)
         self._schedule_poll(plan.delay)
+        if retry_after is not None:
+            # Older pages wait for the Retry-After too.
+            self._more_blocked_until = max(self._more_blocked_until, self._poll_due or 0.0)
         if plan.reason == "offline":
             text = "offline"
         elif isinstance(error, RateLimitedError):

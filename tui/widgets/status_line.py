@@ -112,7 +112,7 @@ class StatusLine(Static):
         if state.interval is not None:
             every = f"every {state.interval:.0f} s"
             if state.interval_reason == "budget":
-                parts.append(Text(f"polling {every} to fit the API budget", warning))
+                parts.append(Text(f"polling {every} to fit the API budget", dim))
             elif state.interval_reason == "idle":
                 parts.append(Text(f"no active runs, polling {every}", dim))
         if state.budget is not None:
