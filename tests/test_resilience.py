@@ -358,3 +358,45 @@ async def test_long_retry_after_holds_every_request(monkeypatch: pytest.MonkeyPa
             await b.pilot.press("end")
             await b.settle(1.5)
             assert len(b.requests_since(mark)) == 1, b.requests_since(mark)
+
+
+
+async def test_older_page_refused_by_rate_limit_holds_the_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with running(make_sim()) as sim:
+        async with board(sim, page_size=20) as b:
+            screen = b.screen
+            delays = delays_of(screen, monkeypatch)
+            await b.wait(idle(b), "idle")
+            loaded = len(b.ids)
+            sim.faults.queue("429", 1, retry_after=40)
+            mark = time.monotonic()
+            await b.pilot.press("end")
+            await b.wait(lambda: "Cannot load more runs" in b.status, "the problem shown")
+            assert "Rate limited" in b.status
+            assert delays and delays[-1] >= 40
+            await b.settle(1.5)
+            assert len(b.requests_since(mark)) == 1, b.requests_since(mark)
+            assert len(b.ids) == loaded
+            b.assert_rows_shown(b.ids)
+
+
+async def test_older_pages_wanted_during_retry_after_load_once_it_ends() -> None:
+    with running(make_sim()) as sim:
+        client = make_client(sim, max_retries=0)
+        async with board(sim, client=client, page_size=20) as b:
+            screen = b.screen
+            await b.wait(idle(b), "idle")
+            loaded = len(b.ids)
+            sim.faults.queue("429", 1, retry_after=3)
+            mark = time.monotonic()
+            screen.poll_now()
+            await b.wait(lambda: "rate limited" in b.status, "the problem shown")
+            await b.pilot.press("end")
+            # Nobody presses anything else: the page loads once the hold is over.
+            await b.wait(lambda: len(b.ids) > loaded, "the older page", 10)
+            requests = b.requests_since(mark)
+            refused = requests[0][0]
+            assert all(at - refused >= 3.0 for at, _, _ in requests[1:]), requests
+            assert list(screen.run_list.runs) == expected_runs(sim, len(b.ids))

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input
+from textual.worker import Worker, WorkerState
 
 from ..api.client import NorthflankClient
 from ..api.errors import (
@@ -452,6 +453,23 @@ class MainScreen(Screen[None]):
         self.status.update_state(refreshing=False, problem=text, problem_kind="warning",
                                  retry_in=plan.delay, interval=None)
         self._refresh_status()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker died of something unexpected (a bug, not an API error): say so, keep
+        the data, and keep the refresh loop alive."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        self.app.notify(
+            f"Unexpected error ({type(error).__name__}): {printable(str(error))[:200]}",
+            title="nf-runs", severity="error", markup=False,
+        )
+        if event.worker.group == "poll":
+            self._polling = False
+            self.status.update_state(refreshing=False)
+            self._schedule_poll(max(self.options.refresh, self.options.idle_interval))
+        elif event.worker.group == "more":
+            self.run_list.set_loading_more(False)
 
     def _fatal_notice(self, error: NorthflankError) -> None:
         if isinstance(error, (UnauthorizedError, ForbiddenError, NotFoundError)):

@@ -101,6 +101,8 @@ class JobPicker(Vertical):
 
     def on_mount(self) -> None:
         self._rebuild()
+        # Labels carry the theme's colors: build them again when the theme changes.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rebuild())
 
     # ----- data in --------------------------------------------------------------------------
 

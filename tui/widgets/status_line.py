@@ -69,13 +69,16 @@ class StatusLine(Static):
         self.state = StatusState()
         self._last_plain: str | None = None
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_state(True))
+
     def update_state(self, **changes: object) -> None:
         self.state = replace(self.state, **changes)  # type: ignore[arg-type]
         self._render_state()
 
-    def _render_state(self) -> None:
+    def _render_state(self, force: bool = False) -> None:
         text = self.render_text(self.state)
-        if text.plain == self._last_plain and self._last_plain is not None:
+        if text.plain == self._last_plain and not force:
             return  # unchanged: no repaint
         self._last_plain = text.plain
         self.update(text)
