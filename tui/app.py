@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import resources
@@ -27,6 +25,7 @@ from .options import AppOptions
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.setup import SetupScreen
+from .terminal import TerminalWatchdog, terminal_fds
 
 
 def stylesheet_paths() -> list[str | PurePath]:
@@ -66,6 +65,7 @@ class NfRunsApp(App[int]):
         self.options = options or AppOptions()
         self._now = now
         self.setup_message = setup_message
+        self._terminal_watchdog: TerminalWatchdog | None = None
 
     def now(self) -> datetime:
         """The current time on the server's clock (frozen in tests)."""
@@ -89,26 +89,28 @@ class NfRunsApp(App[int]):
             await self.client.aclose()
 
     def on_mount(self) -> None:
-        if self.options.tty_check > 0:
-            self.set_interval(self.options.tty_check, self._check_terminal, name="tty check")
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-            import asyncio
+        import asyncio
 
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if self.options.tty_check > 0 and not self.is_headless:
+            # A thread, not a timer: a write to a dead terminal can block the event loop.
+            def terminal_gone() -> None:
+                loop.call_soon_threadsafe(self.exit, 1)
+
+            self._terminal_watchdog = TerminalWatchdog(
+                terminal_fds(), terminal_gone, interval=self.options.tty_check
+            )
+            self._terminal_watchdog.start()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
             for signum in (signal.SIGHUP, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.exit)
 
-    def _check_terminal(self) -> None:
-        """Exit when the terminal is gone (an SSH drop without SIGHUP): otherwise the input
-        thread may spin a core on a dead tty forever."""
-        if self.is_headless:
-            return
+    def run(self, **kwargs: Any) -> int | None:
         try:
-            os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else 1)
-            if sys.__stdin__ is None or not os.isatty(sys.__stdin__.fileno()):
-                raise OSError("stdin is not a terminal")
-        except (OSError, ValueError):
-            self.exit(1)
+            return super().run(**kwargs)
+        finally:
+            if self._terminal_watchdog is not None:
+                self._terminal_watchdog.stop()
 
 
 def _host_label(url: str) -> str:

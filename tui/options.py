@@ -18,4 +18,4 @@ class AppOptions:
     read_only: bool = False
     bell: bool = False
     tick: float = 1.0
-    tty_check: float = 5.0
+    tty_check: float = 1.0  # seconds between checks that the terminal is still there
