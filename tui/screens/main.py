@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from ..api.client import NorthflankClient
 from ..api.errors import (
+    ApiTimeoutError,
     ForbiddenError,
     NorthflankError,
     NotFoundError,
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 # meets the loaded list (after a long sleep); past that the list restarts from the head.
 MAX_GAP_PAGES = 4
 NARROW_WIDTH = 100
+# A poll that answers faster than this does not flash "refreshing…" in the status line: two
+# repaints of a full terminal line per poll, every few seconds, for a state nobody can read.
+REFRESHING_DELAY = 0.25
 
 STATUS_FILTERS: dict[str, frozenset[RunStatus] | None] = {
     "all": None,
@@ -89,17 +93,21 @@ class MainScreen(Screen[None]):
         self._next_cursor: str | None = None
         self._has_more = False
         self._requested_cursors: set[str] = set()
+        self._more_cursor: str | None = None  # the older page on its way, if any
         self._more_blocked_until = 0.0
         self._poll_timer: Timer | None = None
+        self._refreshing_timer: Timer | None = None
         self._polling = False
         self._poll_due: float | None = None
         self._last_good: float | None = None
+        self._good_interval = options.refresh  # the interval planned after the last good poll
         self._last_tick = time.monotonic()
         self._last_tick_wall = time.time()
         self._stopped_reason = ""
         self._status_filter = "all"
         self._text_filter = ""
-        self._auto_open_first = options.project is None
+        # Without a job to open, the first job of the project shown is opened when it loads.
+        self._auto_open_first = not (options.project and options.job)
 
     @property
     def nf_app(self) -> NfRunsApp:
@@ -189,7 +197,10 @@ class MainScreen(Screen[None]):
             if job is not None:
                 self.job = job
                 self._update_title()
-        elif self._auto_open_first and self.key is None and message.page.items:
+        elif (
+            self._auto_open_first and self.key is None and message.page.items
+            and message.project_id == (self.options.project or message.project_id)
+        ):
             self._auto_open_first = False
             first = message.page.items[0]
             self.open_job(first.project_id or message.project_id, first.id)
@@ -230,6 +241,7 @@ class MainScreen(Screen[None]):
         self._stopped_reason = ""
         self.policy.failures = 0
         self.workers.cancel_group(self, "more")
+        self._more_cursor = None
         self.run_list.clear_runs()
         self.picker.set_current(project_id, job_id)
         if self.has_class("-narrow") and self.picker.display:
@@ -262,11 +274,20 @@ class MainScreen(Screen[None]):
             self._poll_timer = None
         self._poll_due = None
         self._polling = True
-        self.status.update_state(refreshing=True)
+        if self._refreshing_timer is not None:
+            self._refreshing_timer.stop()
+        self._refreshing_timer = self.set_timer(
+            REFRESHING_DELAY, self._show_refreshing, name="refreshing"
+        )
         run_list = self.run_list
         known = frozenset(run.id for run in run_list.runs[: self.options.page_size * 2])
         active = [run.id for run in run_list.active_runs]
         self._poll(self.key, known, active, bool(run_list.loaded_count))
+
+    def _show_refreshing(self) -> None:
+        self._refreshing_timer = None
+        if self._polling:
+            self.status.update_state(refreshing=True)
 
     @work(group="poll", exclusive=True, exit_on_error=False)
     async def _poll(
@@ -314,6 +335,9 @@ class MainScreen(Screen[None]):
         run_list = self.run_list
         with self.app.batch_update():
             if message.replace:
+                # An older page on its way belongs to the old list: drop it.
+                self.workers.cancel_group(self, "more")
+                self._more_cursor = None
                 run_list.clear_runs()
                 run_list.append_page(message.head, message.has_more)
                 self._next_cursor = message.cursor
@@ -325,6 +349,7 @@ class MainScreen(Screen[None]):
                 run_list.merge_head(message.head)
                 changes += run_list.update_runs(message.updated)
         self._notify_failures(changes)
+        self._update_detail([*message.head, *message.updated])
         self._polling = False
         self._last_good = time.monotonic()
         self._stopped_reason = ""
@@ -332,6 +357,7 @@ class MainScreen(Screen[None]):
         head_ids = {run.id for run in message.head}
         off_head = sum(1 for run in run_list.active_runs if run.id not in head_ids)
         plan = self.policy.after_success(active, 1 + off_head)
+        self._good_interval = plan.delay
         self._schedule_poll(plan.delay)
         self.status.update_state(
             refreshing=False, problem="", problem_kind="", retry_in=None,
@@ -348,6 +374,17 @@ class MainScreen(Screen[None]):
                 )
                 if self.options.bell:
                     self.app.bell()
+
+    def _update_detail(self, runs: list[JobRun]) -> None:
+        """A run detail open on top shows what this poll saw of its run."""
+        from .detail import RunDetailScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, RunDetailScreen) and screen.key == self.key:
+                for run in runs:
+                    if run.id == screen.run.id:
+                        screen.update_run(run)
+                        break
 
     def _schedule_poll(self, delay: float) -> None:
         if self._poll_timer is not None:
@@ -374,6 +411,7 @@ class MainScreen(Screen[None]):
             self.set_timer(hold + 0.05, self._load_more_if_due)
             return
         self._requested_cursors.add(cursor)
+        self._more_cursor = cursor
         self.run_list.set_loading_more(True)
         self._load_more(self.key, cursor)
 
@@ -390,8 +428,9 @@ class MainScreen(Screen[None]):
         self.post_message(RunsPageLoaded(key, page, first=False))
 
     def on_runs_page_loaded(self, message: RunsPageLoaded) -> None:
-        if message.key != self.key:
-            return
+        if message.key != self.key or self._more_cursor is None:
+            return  # another job, or a page of a list that restarted since it was asked
+        self._more_cursor = None
         self._next_cursor = message.page.cursor
         self._has_more = message.page.has_next_page
         # Append first: the list checks whether it needs yet more against the grown list.
@@ -416,6 +455,9 @@ class MainScreen(Screen[None]):
             return
         retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
         if message.what == "more":
+            if self._more_cursor is None:
+                return  # a page of a list that restarted since it was asked
+            self._more_cursor = None
             self.run_list.set_loading_more(False)
             hold = max(5.0, retry_after or 0.0)
             self._more_blocked_until = time.monotonic() + hold
@@ -444,7 +486,9 @@ class MainScreen(Screen[None]):
         if retry_after is not None:
             # Older pages wait for the Retry-After too.
             self._more_blocked_until = max(self._more_blocked_until, self._poll_due or 0.0)
-        if plan.reason == "offline":
+        if isinstance(error, ApiTimeoutError):
+            text = "the API is not answering"  # reachable, so not "offline"
+        elif plan.reason == "offline":
             text = "offline"
         elif isinstance(error, RateLimitedError):
             text = "rate limited by the API"
@@ -494,8 +538,9 @@ class MainScreen(Screen[None]):
         now = time.monotonic()
         run_list = self.run_list
         age = None if self._last_good is None else now - self._last_good
-        interval = self.status.state.interval or self.options.refresh
-        stale = age is not None and age > 2 * max(interval, self.options.refresh) + 1
+        # Stale: older than twice the interval the data was meant to refresh at (a failed
+        # poll clears the shown interval, not that promise).
+        stale = age is not None and age > 2 * max(self._good_interval, self.options.refresh) + 1
         retry_in = None
         if self.status.state.problem and self._poll_due is not None and not self._polling:
             retry_in = max(0.0, self._poll_due - now)

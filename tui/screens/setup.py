@@ -24,6 +24,6 @@ class SetupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(icon="▤")
         with VerticalScroll(id="setup-body"):
-            yield Static(Text("nf-runs needs an API token", no_wrap=False), id="setup-title")
+            yield Static(Text("nf-runs is not set up yet"), id="setup-title")
             yield Static(Text(self.message), id="setup-message")
         yield Footer()

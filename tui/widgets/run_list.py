@@ -42,6 +42,10 @@ __all__ = ["RunList"]
 ELLIPSIS = "\u2026"
 # Enough Strips for several screens of rows, so scrolling back and forth is mostly cache hits.
 ROW_CACHE_SIZE = 1000
+# With a filter on, older pages load by themselves to fill the screen, but at most this many
+# after each key press or filter change: a filter matching nothing must not walk every page
+# of a 100k-run job (and spend the hourly API quota in seconds).
+MAX_FILTERED_PAGES = 4
 
 # Column widths (cells). The run name takes whatever the others leave.
 _MARGIN = 1
@@ -220,6 +224,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self._has_more = False
         self._loading_more = False
         self._need_more_sent = False
+        self._filtered_pages = 0  # pages appended under a filter since the last key press
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE_SIZE)
 
     # ----------------------------------------------------------------- public state
@@ -286,6 +291,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self._has_more = False
         self._loading_more = False
         self._need_more_sent = False
+        self._filtered_pages = 0
         self._cache.clear()
         self._sync_virtual_size()
         if self.is_mounted:
@@ -311,6 +317,8 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
                 filtered.append(run)
         if known:
             self.update_runs(known)
+        if filtered is not None:
+            self._filtered_pages += 1
         self._has_more = has_more
         self._need_more_sent = False
         view = self._view
@@ -601,7 +609,9 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         if layout.attempts:
             attempts = format_attempts(run)
             segments += [gap, Segment(_fit(attempts, _ATTEMPTS_WIDTH, right=True), base)]
-        return Strip(segments).adjust_cell_length(width, base)
+        # One segment per style run: each segment goes to the terminal with its own style
+        # sequence, so a row repaint (a tick, a key press) writes ~half the bytes this way.
+        return Strip(segments).adjust_cell_length(width, base).simplify()
 
     def _header_strip(self, width: int) -> Strip:
         key = ("header", width, self.time_mode)
@@ -627,15 +637,27 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _footer_text(self) -> str:
         """The line after the last row ("" for none)."""
+        held = f" in {len(self._all):,} loaded \u2014 End searches older runs"
         if not self._view:
             if self._filtered is not None and self._all:
+                if self._filter_held():
+                    return "No runs match the filter" + held
                 return "No runs match the filter" + (" (loading more\u2026)" * self._loading_more)
             return "loading runs\u2026" if self._loading_more else "No runs yet"
         if self._loading_more:
             return "loading more\u2026"
         if not self._has_more:
             return f"end of runs \u2014 {len(self._all):,} loaded"
+        if self._filter_held():
+            return "no more matches" + held
         return ""
+
+    def _filter_held(self) -> bool:
+        """Older pages stopped loading by themselves under a filter (see MAX_FILTERED_PAGES)."""
+        return (
+            self._filtered is not None and self._has_more and not self._loading_more
+            and self._filtered_pages >= MAX_FILTERED_PAGES
+        )
 
     # ----------------------------------------------------------------- internals
 
@@ -658,6 +680,9 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
     def _footer_changed(self) -> None:
         self._sync_virtual_size()
         self._refresh_rows([len(self._view)])  # the footer sits where the next row would
+        if self._cursor >= 0 and self._cursor == len(self._view) - 1:
+            # On the last row the footer ("loading more…") belongs on screen too.
+            self._scroll_to_cursor()
 
     def _refresh_rows(self, indices: Iterable[int]) -> None:
         """Repaint the given rows that are on screen; rows off screen render when scrolled to."""
@@ -674,8 +699,14 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _set_cursor(self, index: int) -> None:
         """Move the cursor (clamped), keep it on screen, and say which run is highlighted."""
+        if self._filtered_pages:
+            held = self._filter_held()
+            self._filtered_pages = 0  # a key press: a filter may search older pages again
+            if held:
+                self._footer_changed()
         count = len(self._view)
         if not count:
+            self._check_need_more()
             return
         index = min(max(index, 0), count - 1)
         if index != self._cursor:
@@ -714,6 +745,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         """Rebuild the shown rows from the filter; keep the cursor on its run if still shown,
         else on the nearest older run that is."""
         previous = self.highlighted_run
+        was_filtered = self._filtered is not None
         text, statuses = self._filter_text, self._filter_statuses
         if not text and statuses is None:
             self._filtered = None
@@ -734,6 +766,9 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             cursor = 0 if self._view else -1
         self._cursor = cursor
         self._need_more_sent = False
+        if self._filtered is None or not was_filtered:
+            # A filter turned on; typing more of it does not search further by itself.
+            self._filtered_pages = 0
         self._sync_virtual_size()
         if self.is_mounted:
             top = min(self.scroll_offset.y, max(len(self._view) - self._rows_visible(), 0))
@@ -749,6 +784,8 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         """Post NeedMore once when the cursor or the scroll is within a screen of the end."""
         if self._need_more_sent or not self._has_more or self._loading_more:
             return
+        if self._filtered is not None and self._filtered_pages >= MAX_FILTERED_PAGES:
+            return  # until a key press
         rows = self._rows_visible()
         last_seen = max(self._cursor, self.scroll_offset.y + rows - 1)
         if len(self._view) - 1 - last_seen <= rows:

@@ -103,15 +103,16 @@ class StatusLine(Static):
             if state.retry_in is not None:
                 problem += f", retrying in {max(0, round(state.retry_in))} s"
             parts.append(Text(problem, error if state.problem_kind == "error" else warning))
+        age = state.last_refresh_age
+        if age is not None and state.stale:
+            # Said even while a poll is in flight (a hung request is what makes data stale),
+            # and never "just now": stale data is at least a few seconds old.
+            ago = f"{int(age)} s ago" if age < 60 else rounded_age(age)
+            parts.append(Text(f"stale: last update {ago}", warning))
         if state.refreshing:
             parts.append(Text("refreshing…", dim))
-        elif state.last_refresh_age is not None:
-            if state.stale:
-                parts.append(Text(
-                    f"stale: last update {rounded_age(state.last_refresh_age)}", warning
-                ))
-            else:
-                parts.append(Text(f"refreshed {rounded_age(state.last_refresh_age)}"))
+        elif age is not None and not state.stale:
+            parts.append(Text(f"refreshed {rounded_age(age)}"))
         if state.interval is not None:
             every = f"every {state.interval:.0f} s"
             if state.interval_reason == "budget":
