@@ -22,6 +22,7 @@ import httpx
 from .. import __version__
 from .errors import (
     ApiStatusError,
+    ApiTimeoutError,
     BadResponseError,
     ConfigError,
     ForbiddenError,
@@ -228,8 +229,10 @@ class NorthflankClient:
                 method, path, params=params, json=body if method == "POST" else None
             )
             content = await response.aread()
+        except httpx.ConnectTimeout:
+            raise NetworkError(f"Cannot connect to {self._host()} (timed out).") from None
         except httpx.TimeoutException:
-            raise NetworkError(f"The API did not answer in time ({what}).") from None
+            raise ApiTimeoutError(f"The API did not answer in time ({what}).") from None
         except httpx.ConnectError:
             raise NetworkError(f"Cannot connect to {self._host()}.") from None
         except (httpx.TransportError, httpx.StreamError):

@@ -64,6 +64,10 @@ class NetworkError(NorthflankError):
     """No answer: refused, reset, timed out, or the host name did not resolve."""
 
 
+class ApiTimeoutError(NetworkError):
+    """Connected, but the answer did not come in time: the API is slow or hanging."""
+
+
 class BadResponseError(NorthflankError):
     """An answer that is not JSON or not of the documented shape."""
 

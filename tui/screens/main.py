@@ -402,8 +402,13 @@ class MainScreen(Screen[None]):
         cursor = self._next_cursor
         if (
             self.key is None or not self._has_more or not cursor
-            or cursor in self._requested_cursors or self._stopped_reason
+            or cursor in self._requested_cursors
         ):
+            return
+        if self._stopped_reason:
+            # The token or the job is refused: no request. Re-arm the list, so the next key
+            # press asks again (after `r`).
+            self.run_list.set_loading_more(False)
             return
         hold = self._more_blocked_until - time.monotonic()
         if hold > 0:
