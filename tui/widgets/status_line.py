@@ -81,7 +81,8 @@ class StatusLine(Static):
         if text.plain == self._last_plain and not force:
             return  # unchanged: no repaint
         self._last_plain = text.plain
-        self.update(text)
+        # One line of fixed size: no relayout (which would repaint the run list's scrollbar).
+        self.update(text, layout=False)
 
     @property
     def plain(self) -> str:
