@@ -442,3 +442,24 @@ def test_error_messages_are_one_line_json_bodies() -> None:
 
     error = error_for_status(404, json.loads(body), {}, "job p/j")
     assert str(error) == "Not found: job p/j (404): job not found."
+
+
+def test_budget_is_not_fooled_by_jitter_in_the_reset() -> None:
+    clock = [0.0]
+    budget = RateLimitBudget(share=0.5, clock=lambda: clock[0])
+
+    def answer(remaining: int, reset: int) -> None:
+        budget.note_request()
+        budget.observe({"x-ratelimit-limit": "1000", "x-ratelimit-remaining": str(remaining),
+                        "x-ratelimit-reset": str(reset)})
+
+    for n in range(100):
+        clock[0] = n * 10.0
+        # A slow answer makes the reset look minutes later; an early answer arrives late.
+        answer(999 - n, 3600 - n * 10 + (300 if n % 7 == 0 else 0))
+    assert budget.spent_in_window() == 100 and budget.available() == 400
+    answer(950, 3000)  # out of order: a higher remaining within the same window
+    assert budget.snapshot().remaining == 900 and budget.available() == 399
+    clock[0] = 3700.0  # the reset came: the quota grew back
+    answer(999, 3600)
+    assert budget.spent_in_window() == 1 and budget.available() == 499

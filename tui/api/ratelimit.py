@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 DEFAULT_LIMIT = 1000
 WINDOW_SECONDS = 3600.0
-# How much later a reset must move to mean that a new window began (resets only count down).
-NEW_WINDOW_JUMP = 60.0
+# A new window shows as the reset moving much later (resets only count down) or as the old
+# reset having come (give or take the latency of the answer that tells it).
+NEW_WINDOW_JUMP = 600.0
+NEW_WINDOW_SLACK = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ class RateLimitBudget:
         """Take the `x-ratelimit-*` headers of an answer into account.
 
         Answers to concurrent requests arrive in any order, so within one window the lowest
-        `remaining` wins; a reset moving later by more than a minute means a new window.
+        `remaining` wins; a new window is one where the quota grew back after its reset.
         """
         limit = _header_int(headers, "x-ratelimit-limit")
         remaining = _header_int(headers, "x-ratelimit-remaining")
@@ -77,8 +79,13 @@ class RateLimitBudget:
             return
         now = self._clock()
         reset_at = now + max(0, reset) if reset is not None else self._reset_at
+        grew = remaining is not None and remaining > self._remaining
+        # The quota grows back only in a new window, and a window ends at its reset: both must
+        # hold, so latency jitter in `reset` or answers out of order never restart the count.
         new_window = self._observed and (
-            reset_at > self._reset_at + NEW_WINDOW_JUMP or self._reset_at <= now
+            (grew or remaining is None)
+            and (self._reset_at <= now + NEW_WINDOW_SLACK
+                 or reset_at > self._reset_at + NEW_WINDOW_JUMP)
         )
         if new_window:
             # The request just answered is the first of the new window that we know of.
