@@ -648,3 +648,24 @@ async def test_hundred_thousand_runs() -> None:
         assert runs.visible_text()[-1].split()[2] == "nightly-100099"
         assert runs.merge_head([make_run(-1)]) == 1
         assert runs.highlighted_run.id == "run-100099"
+
+
+async def test_tick_repaints_only_the_duration_cell_when_only_it_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with RunListApp().run_test(size=(80, 24)) as pilot:
+        app, runs = await started(pilot)
+        runs.time_mode = TimeMode.UTC  # the start column cannot change
+        runs.append_page([make_run(0, RunStatus.RUNNING, minutes_ago=10)], has_more=False)
+        await pilot.pause()
+        runs.tick()
+        await pilot.pause()
+        spy = RefreshSpy(runs, monkeypatch)
+        app.now = NOW + timedelta(seconds=1)
+        runs.tick()
+        (regions,) = spy.calls
+        (region,) = regions
+        width = runs.scrollable_content_region.width
+        assert region.y == 1 and 0 < region.x and region.width < width // 4
+        await pilot.pause()
+        assert "10m 01s" in runs.visible_text()[0]

@@ -26,6 +26,9 @@ from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.setup import SetupScreen
 from .terminal import TerminalWatchdog, terminal_fds
+from .textual_patches import apply as apply_textual_patches
+
+apply_textual_patches()
 
 
 def stylesheet_paths() -> list[str | PurePath]:

@@ -86,6 +86,12 @@ def _layout(width: int) -> _Layout:
     return _Layout(name=max(width - full, 1), started=started, attempts=attempts)
 
 
+def _duration_x(layout: _Layout) -> int:
+    """Where the duration column starts in a row."""
+    x = _MARGIN + BADGE_WIDTH + _GAP + layout.name + _GAP
+    return x + (_STARTED_WIDTH + _GAP if layout.started else 0)
+
+
 def _fit(text: str, width: int, right: bool = False) -> str:
     """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
     length = len(text) if text.isascii() else cell_len(text)
@@ -226,6 +232,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self._need_more_sent = False
         self._filtered_pages = 0  # pages appended under a filter since the last key press
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE_SIZE)
+        self._last_tick_now: datetime | None = None
 
     # ----------------------------------------------------------------- public state
 
@@ -451,7 +458,9 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         if not relative and not self._active_ids:
             return
         now = self._now()
+        previous, self._last_tick_now = self._last_tick_now, now
         width = self._content_width()
+        duration_x = _duration_x(_layout(width))
         first = self.scroll_offset.y
         regions: list[Region] = []
         for index in range(first, min(len(view), first + self._rows_visible())):
@@ -459,8 +468,17 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             if not relative and run.id not in self._active_ids:
                 continue
             # The cache key holds the time texts: a miss means what is painted is stale.
-            if self._row_key(run, index, width, now) not in self._cache:
-                regions.append(Region(0, index - first + 1, width, 1))
+            key = self._row_key(run, index, width, now)
+            if key in self._cache:
+                continue
+            y = index - first + 1
+            old = self._row_key(run, index, width, previous) if previous else None
+            if old is not None and old[:-1] == key[:-1] and old in self._cache:
+                # Only the duration changed: repaint that cell alone, so a tick writes a few
+                # bytes to the terminal instead of the whole row.
+                regions.append(Region(duration_x, y, _DURATION_WIDTH, 1))
+            else:
+                regions.append(Region(0, y, width, 1))
         if regions:
             self.refresh(*regions)
 
@@ -604,14 +622,16 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         if layout.started:
             started = format_started(run.started_at, now, self.time_mode)
             segments += [gap, Segment(_fit(started, _STARTED_WIDTH), base)]
+        segments.append(gap)
         duration = format_duration(run.duration(now))
-        segments += [gap, Segment(_fit(duration, _DURATION_WIDTH, right=True), base)]
+        after = [Segment(_fit(duration, _DURATION_WIDTH, right=True), base)]
         if layout.attempts:
             attempts = format_attempts(run)
-            segments += [gap, Segment(_fit(attempts, _ATTEMPTS_WIDTH, right=True), base)]
-        # One segment per style run: each segment goes to the terminal with its own style
-        # sequence, so a row repaint (a tick, a key press) writes ~half the bytes this way.
-        return Strip(segments).adjust_cell_length(width, base).simplify()
+            after += [gap, Segment(_fit(attempts, _ATTEMPTS_WIDTH, right=True), base)]
+        # One segment per style run (each goes to the terminal with its own style sequence),
+        # but the duration cell starts a segment of its own: a tick repaints only that cell.
+        row = [*Strip(segments).simplify(), *Strip(after).simplify()]
+        return Strip(row).adjust_cell_length(width, base)
 
     def _header_strip(self, width: int) -> Strip:
         key = ("header", width, self.time_mode)
