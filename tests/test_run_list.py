@@ -141,11 +141,15 @@ async def test_rows_header_and_footer() -> None:
 async def test_long_names_are_cut_with_an_ellipsis() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(0, name="x" * 200)], has_more=False)
+        names = ["job-" + "x" * 100 + "-first", "job-" + "x" * 100 + "-other"]
+        runs.append_page([make_run(0, name=names[0]), make_run(1, name=names[1])],
+                         has_more=False)
         await pilot.pause()
-        [row] = runs.visible_text()
-        assert "x\u2026  " in row
-        assert row.endswith("1/3")
+        rows = runs.visible_text()
+        # Cut in the middle: the start and the distinguishing end both stay.
+        assert "job-x" in rows[0] and "\u2026" in rows[0] and "x-first  " in rows[0]
+        assert "x-other  " in rows[1]
+        assert all(row.endswith("1/3") for row in rows)
 
 
 async def test_narrow_terminal_drops_columns_not_the_name() -> None:

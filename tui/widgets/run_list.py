@@ -86,6 +86,19 @@ def _layout(width: int) -> _Layout:
     return _Layout(name=max(width - full, 1), started=started, attempts=attempts)
 
 
+def _fit_middle(text: str, width: int) -> str:
+    """Like `_fit`, but a cut keeps both ends: run names share their job's prefix and differ
+    at the end ("settle-ledger-6b0c…"), so the end is what tells them apart."""
+    if (len(text) if text.isascii() else cell_len(text)) <= width or width < 5:
+        return _fit(text, width)
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    end = text[-tail:]
+    while cell_len(end) > tail:  # wide characters: fewer of them fit
+        end = end[1:]
+    return _fit(set_cell_size(text, head) + ELLIPSIS + end, width)
+
+
 def _duration_x(layout: _Layout) -> int:
     """Where the duration column starts in a row."""
     x = _MARGIN + BADGE_WIDTH + _GAP + layout.name + _GAP
@@ -617,7 +630,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             Segment(" " * _MARGIN, base),
             Segment(_fit(badge, BADGE_WIDTH), badge_style),
             gap,
-            Segment(_fit(printable(run.run_name), layout.name), base),
+            Segment(_fit_middle(printable(run.run_name), layout.name), base),
         ]
         if layout.started:
             started = format_started(run.started_at, now, self.time_mode)
