@@ -343,7 +343,7 @@ def test_app_exits_when_its_terminal_goes_away(tmux: Tmux, tmp_path: Path, sighu
 
 def test_markup_and_escapes_in_names_are_shown_literally(tmux: Tmux) -> None:
     tmux.start(app_command("--project", "sandbox", "--job", "markup-runs"), width=200, height=40)
-    screen = tmux.wait_for_text("end of runs", "refreshed")
+    screen = tmux.wait_for_text("end of runs", "refreshed", "q Quit")
     # Run names are markup-ish: every bracket reaches the screen, none became styling.
     for name in ("[red]x[/]-", "[/]-", "deploy[-", "[link=http://x]y[/link]-"):
         assert name in screen, name

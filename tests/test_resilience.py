@@ -457,7 +457,7 @@ async def catch_up_after(b: Board, pause: Callable[[], Any]) -> None:
     assert runs == expected_runs(b.sim, len(runs))
     assert [run.id for run in runs[-len(before):]] == [run.id for run in before]
     assert not screen.run_list.active_runs or screen.run_list.active_runs[0].id == fresh.id
-    assert fresh.run_name[:24] in screen.run_list.visible_text()[0]
+    assert fresh.run_name[-12:] in screen.run_list.visible_text()[0]  # the end tells runs apart
     assert not screen.status.state.problem
     # And then back to the normal pace: no burst after the catch-up.
     settled = time.monotonic()
