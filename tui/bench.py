@@ -476,7 +476,8 @@ def wait_report(path: Path, event: str, app: PtyApp, timeout: float) -> list[dic
 
 def measure_keys(app: PtyApp, names: Sequence[str], presses: int, start_row: int) -> list[float]:
     """Move the cursor to `start_row` (off the ticking running rows), then time `j` presses
-    until the newly highlighted run's name is written. Milliseconds."""
+    until the newly highlighted run's name is written (its end: a long name is cut in the
+    middle). Milliseconds."""
     for _ in range(start_row):
         app.write(b"j")
         time.sleep(0.03)
@@ -486,7 +487,7 @@ def measure_keys(app: PtyApp, names: Sequence[str], presses: int, start_row: int
         app.wait_quiet(0.15, timeout=2)
         since = app.bytes_out
         sent = app.write(b"j")
-        seen = app.wait_for([names[row][:20].encode()], since=since, timeout=5)
+        seen = app.wait_for([names[row][-10:].encode()], since=since, timeout=5)
         if seen is None:
             raise RuntimeError(f"row {row} ({names[row]}) was not repainted")
         times.append((seen[0] - sent) * 1000)
@@ -665,6 +666,7 @@ class Settings:
     cols: int
     rows: int
     quick: bool
+    dump_idle: Path | None = None
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -681,6 +683,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cols=args.cols,
         rows=args.rows,
         quick=quick,
+        dump_idle=args.dump_idle,
     )
 
 
@@ -771,6 +774,9 @@ def run_benchmark(settings: Settings, children: Children) -> Report:
                    f"<= {IDLE_BYTES_TARGET_PER_MIN // 1024} KB/min",
                    idle.bytes_per_min <= IDLE_BYTES_TARGET_PER_MIN)
         report.note(where_bytes_went(idle, settings.cols, settings.rows))
+        if settings.dump_idle is not None:
+            settings.dump_idle.write_bytes(idle.output)
+            report.note(f"terminal output of the idle window written to {settings.dump_idle}")
         # Every active run is on the first page: one request per poll, one poll per interval.
         allowed_per_min = 60 / REFRESH_S * (1 + 0)
         polls = len(idle.requests)
@@ -863,6 +869,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="length of the idle measurement (default 60)")
     parser.add_argument("--soak-seconds", type=float, default=0.0, metavar="S",
                         help="real length of the soak (default 60 = 24 simulated hours)")
+    parser.add_argument("--dump-idle", type=Path, default=None, metavar="FILE",
+                        help="write the terminal output of the idle window (4.) to FILE")
     parser.add_argument("--cols", type=int, default=120)
     parser.add_argument("--rows", type=int, default=40)
     sub = parser.add_subparsers(dest="command")
