@@ -62,8 +62,16 @@ def test_format_duration_is_never_negative_and_short(td: timedelta) -> None:
 
 def test_format_started_relative() -> None:
     assert format_started(NOW - timedelta(minutes=5), NOW, TimeMode.RELATIVE) == "5 minutes ago"
-    assert format_started(NOW - timedelta(seconds=1), NOW, TimeMode.RELATIVE) == "a second ago"
+    assert format_started(NOW - timedelta(seconds=60), NOW, TimeMode.RELATIVE) == "a minute ago"
     assert format_started(NOW - timedelta(days=3), NOW, TimeMode.RELATIVE) == "3 days ago"
+
+
+@pytest.mark.parametrize("seconds", [1, 14, 59.9])
+def test_format_started_under_a_minute_is_just_now(seconds: float) -> None:
+    # Minute resolution: a relative start never changes every second (a board left open over
+    # SSH would repaint every fresh row each second for it).
+    started = NOW - timedelta(seconds=seconds)
+    assert format_started(started, NOW, TimeMode.RELATIVE) == "just now"
 
 
 @pytest.mark.parametrize(

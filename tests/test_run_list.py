@@ -622,13 +622,16 @@ async def test_tick_updates_relative_start_times(monkeypatch: pytest.MonkeyPatch
         app, runs = await started(pilot)
         runs.append_page([make_run(0, minutes_ago=0.5), make_run(1)], has_more=False)
         await pilot.pause()
-        assert "30 seconds ago" in runs.visible_text()[0]
+        assert "just now" in runs.visible_text()[0]
         spy = RefreshSpy(runs, monkeypatch)
         app.now = NOW + timedelta(seconds=1)
         runs.tick()
+        assert spy.calls == []  # minute resolution: nothing to repaint each second
+        app.now = NOW + timedelta(seconds=30)
+        runs.tick()
         assert spy.lines == [1]
         await pilot.pause()
-        assert "31 seconds ago" in runs.visible_text()[0]
+        assert "a minute ago" in runs.visible_text()[0]
 
 
 # ---------------------------------------------------------------------------- scale

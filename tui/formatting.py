@@ -62,14 +62,18 @@ def _as_utc(dt: datetime) -> datetime:
 
 
 def format_started(dt: datetime | None, now: datetime, mode: TimeMode) -> str:
-    """A start time as relative ("5 minutes ago"), local or UTC text; "-" when unknown."""
+    """A start time as relative ("5 minutes ago"), local or UTC text; "-" when unknown.
+
+    Relative texts move once a minute at most: under a minute is "just now", not "14 seconds
+    ago", so the per-second tick repaints running durations and nothing else.
+    """
     if dt is None:
         return "-"
     dt = _as_utc(dt)
     if mode is TimeMode.RELATIVE:
         delta = _as_utc(now) - dt
-        # Below one second humanize says "now"; a slightly future start is skew.
-        if delta < timedelta(seconds=1) and delta > -SKEW_TOLERANCE:
+        # A slightly future start is clock skew, not data.
+        if -SKEW_TOLERANCE < delta < timedelta(minutes=1):
             return "just now"
         return humanize.naturaltime(delta)
     if mode is TimeMode.LOCAL:
