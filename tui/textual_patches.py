@@ -1,45 +1,82 @@
 """One small fix to Textual 8.2.8 (pinned), applied when the app is imported.
 
-Textual writes a partial screen update from the left edge of each widget's line fragment up to
-the right edge of the refreshed region (`ChopsUpdate.render_segments`, marked "TODO: crop to x
-extents"). A board that refreshes one duration cell a second then rewrites most of a row, about
-170 bytes, where the cell needs 30: over SSH, for days, that is most of what nf-runs sends.
-This crops the fragment at the region's left edge too. Checked against the pinned version only.
+A board left open over SSH for days sends, most of the time, only the running durations that
+tick each second: a digit or two in each of a few rows. Textual writes a partial screen update
+(`ChopsUpdate.render_segments`) in a way that costs far more than those digits:
+
+- each line fragment is written from its left edge, not from the refreshed region's ("TODO:
+  crop to x extents" in Textual): a duration cell repainted most of its row, ~170 bytes;
+- every fragment gets its own style sequence and reset, even when consecutive fragments share
+  one: five ticking durations cost five identical `ESC[38;5;253;48;5;234m`...`ESC[0m` pairs;
+- a fragment starting at the region's right edge is an empty write (cursor move alone), and a
+  newline separates lines that each begin with a cursor move anyway.
+
+This version crops on both sides, carries the style in force across cursor moves (a cursor
+move does not change the terminal's current style; it is reset once at the end of the update),
+and skips the empty writes. The screen it produces is the same. Checked against the pinned
+version only: `apply()` refuses any other.
 """
 
 from __future__ import annotations
 
+import textual
+from rich.color import ColorSystem
 from rich.console import Console
 from rich.control import Control
 from textual import _compositor
+from textual.strip import Strip
+
+PATCHED_VERSION = "8.2.8"
+ORIGINAL_RENDER_SEGMENTS = _compositor.ChopsUpdate.render_segments  # tests compare with it
+_RESET = "\x1b[0m"
 
 
 def _render_segments(self: _compositor.ChopsUpdate, console: Console) -> str:
-    """`ChopsUpdate.render_segments`, cropping each fragment to the span on both sides."""
-    sequences: list[str] = []
-    append = sequences.append
+    """`ChopsUpdate.render_segments`: the same screen, in fewer bytes."""
+    color_system = console._color_system or ColorSystem.TRUECOLOR
+    render_ansi = Strip.render_ansi
+    out: list[str] = []
+    append = out.append
     move_to = Control.move_to
-    last_y = self.spans[-1][0]
+    in_force = ""  # the SGR parameters of the terminal's current style ("": the default)
     for y, x1, x2 in self.spans:
         line = self.chops[y]
         for end, (x, strip) in zip(self.chop_ends[y], line.items(), strict=False):
-            if strip is None or x > x2 or end <= x1:
+            if strip is None or x >= x2 or end <= x1:
                 continue
             start = max(x, x1)
             if start > x or end > x2:
                 strip = strip.crop(start - x, min(end, x2) - x)
             append(move_to(start, y).segment.text)
-            append(strip.render(console))
-        if y != last_y:
-            append("\n")
-    return "".join(sequences)
+            for text, style, _control in strip:
+                if style is not None and style._link:
+                    # Hyperlinks keep Textual's own rendering (OSC 8 around a styled text).
+                    if in_force:
+                        append(_RESET)
+                        in_force = ""
+                    append(Strip.render_style(style, text, color_system))
+                    continue
+                codes = "" if style is None else (style._ansi or render_ansi(style, color_system))
+                if codes != in_force:
+                    if in_force:
+                        append(_RESET)
+                    if codes:
+                        append(f"\x1b[{codes}m")
+                    in_force = codes
+                append(text)
+    if in_force:
+        append(_RESET)
+    return "".join(out)
 
 
 def apply() -> None:
+    """Install the renderer above, once, on the pinned Textual version only."""
+    if textual.__version__ != PATCHED_VERSION:
+        return  # another version: Textual's own code, unpatched
     if getattr(_compositor.ChopsUpdate, "_nf_runs_patched", False):
         return
     _compositor.ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
     _compositor.ChopsUpdate._nf_runs_patched = True  # type: ignore[attr-defined]
 
 
-__all__ = ["apply"]
+__all__ = ["ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "apply"]
