@@ -1,0 +1,88 @@
+"""The status line repaints only what changed: a poll that moves the API count by one sends a
+character, not the line (a board left open over SSH polls every few seconds for days)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+
+from tui.api.ratelimit import RateLimitSnapshot
+from tui.app import stylesheet_paths
+from tui.widgets.status_line import StatusLine
+
+BUDGET = RateLimitSnapshot(limit=1000, remaining=612, reset_in=23 * 60, observed=True)
+
+
+class StatusApp(App[None]):
+    CSS_PATH = stylesheet_paths()
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+
+
+def painted(app: App[Any]) -> str:
+    """The status line as the screen shows it (compositor output, not the widget's state)."""
+    status = app.query_one(StatusLine)
+    strips = app.screen._compositor.render_strips()
+    return "".join(segment.text for segment in strips[status.region.y]).strip()
+
+
+def spy_refresh(status: StatusLine, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Region, ...]]:
+    calls: list[tuple[Region, ...]] = []
+    original = status.refresh
+
+    def spy(*regions: Region, **kwargs: Any) -> StatusLine:
+        calls.append(regions)
+        return original(*regions, **kwargs)
+
+    monkeypatch.setattr(status, "refresh", spy)
+    return calls
+
+
+async def test_a_changed_count_repaints_its_characters_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with StatusApp().run_test(size=(80, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(loaded=120, shown=120, has_more=True, budget=BUDGET)
+        await pilot.pause()
+        assert painted(pilot.app) == "120 runs · more · API 612/1000, resets 23m"
+        calls = spy_refresh(status, monkeypatch)
+
+        status.update_state(budget=replace(BUDGET, remaining=611))
+        ((region,),) = calls
+        assert region.width == 1 and region.height == 1
+        await pilot.pause()
+        assert painted(pilot.app) == "120 runs · more · API 611/1000, resets 23m"
+
+        calls.clear()
+        status.update_state(budget=replace(BUDGET, remaining=611))  # the same text
+        assert calls == []
+
+
+async def test_a_shorter_line_clears_what_it_no_longer_covers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with StatusApp().run_test(size=(80, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(loaded=120, shown=120, has_more=True, problem="offline",
+                            problem_kind="error", retry_in=12, budget=BUDGET)
+        await pilot.pause()
+        assert "offline, retrying in 12 s" in painted(pilot.app)
+        status.update_state(problem="", problem_kind="", retry_in=None)
+        await pilot.pause()
+        assert painted(pilot.app) == "120 runs · more · API 612/1000, resets 23m"
+
+
+async def test_a_style_change_alone_repaints(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with StatusApp().run_test(size=(80, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(problem="rate limited", problem_kind="warning")
+        await pilot.pause()
+        calls = spy_refresh(status, monkeypatch)
+        status.update_state(problem_kind="error")  # same words, another colour
+        assert len(calls) == 1
