@@ -16,6 +16,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -286,6 +287,18 @@ def test_stays_up_with_stdout_redirected(tmux: Tmux, tmp_path: Path) -> None:
         time.sleep(0.2)
     tmux.send("q", literal=True)
     tmux.wait_for_text("EXIT-0")
+
+
+def test_sigterm_quits_cleanly_with_its_exit_code(tmux: Tmux, tmp_path: Path) -> None:
+    """`kill` (SIGTERM) leaves like `q` does, terminal restored, and says so: 128 + 15."""
+    pidfile = tmp_path / "pid"
+    inner = f"echo $$ > {shlex.quote(str(pidfile))}; exec {app_command(*RUNNING_JOB)}"
+    tmux.start(f"sh -c {shlex.quote(inner)}; echo EXIT-$?; sleep 60")
+    tmux.wait_for(board_ready, "the board")
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    tmux.wait_for_text("EXIT-143")
+    flags = tmux.pane_format("#{alternate_on} #{cursor_flag} #{mouse_any_flag}")
+    assert flags == "0 1 0", f"alternate screen, cursor, mouse: {flags}"
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -106,7 +106,8 @@ class NfRunsApp(App[int]):
             self._terminal_watchdog.start()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
             for signum in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(signum, self.exit)
+                # Exit code 128 + the signal's number, as a shell reports a process it ended.
+                loop.add_signal_handler(signum, self.exit, 128 + signum)
 
     def run(self, **kwargs: Any) -> int | None:
         try:
