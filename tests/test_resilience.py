@@ -29,9 +29,6 @@ from typing import Any
 import httpx
 import pytest
 from rich.style import Style
-from textual.message import Message
-from textual.pilot import Pilot
-from textual.worker import Worker, WorkerState
 
 from tui.api.client import NorthflankClient
 from tui.api.models import JobRun
@@ -42,6 +39,8 @@ from tui.polling import MAX_BACKOFF
 from tui.screens.main import MAX_GAP_PAGES, MainScreen
 from tui.simulator import Simulator, World
 
+from . import harness
+
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
 PROJECT, JOB = "payments", "settle-ledger"  # cron every minute, a run RUNNING at START
 SIZE = (120, 40)
@@ -50,40 +49,12 @@ SIZE = (120, 40)
 # ----- harness ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Board:
-    """The app under test, its screen, the simulator and what the test observed."""
+@dataclass(kw_only=True)
+class Board(harness.Board):
+    """The board, with its client and the time of each request the simulator saw."""
 
-    app: NfRunsApp
-    pilot: Pilot[int]
-    sim: Simulator
     client: NorthflankClient
-    worker_errors: list[BaseException | None] = field(default_factory=list)
     request_times: list[tuple[float, str, str]] = field(default_factory=list)
-
-    @property
-    def screen(self) -> MainScreen:
-        screen = self.app.screen
-        assert isinstance(screen, MainScreen), f"unexpected screen {screen!r}"
-        return screen
-
-    @property
-    def ids(self) -> list[str]:
-        return [run.id for run in self.screen.run_list.runs]
-
-    @property
-    def status(self) -> str:
-        return self.screen.status.plain
-
-    async def wait(self, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-        """Let the app run until `condition()` holds (checked every 50 ms)."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout} s waiting for {what}; status: {self.status!r}"
-                )
-            await self.pilot.pause(0.05)
 
     async def quiet(self, calm: float = 0.3, timeout: float = 10.0) -> None:
         """Wait until no poll or page load is in flight and no request went out for `calm` s
@@ -112,12 +83,6 @@ class Board:
             entry for entry in self.requests_since(mark)
             if entry[1] == "GET" and "/runs?" in entry[2] and "cursor=" not in entry[2]
         ]
-
-    def assert_healthy(self) -> None:
-        assert self.app.is_running, "the app exited"
-        assert self.app._exception is None, repr(self.app._exception)
-        assert not self.worker_errors, f"worker errors: {self.worker_errors!r}"
-        assert not self.sim.errors, "simulator errors:\n" + "\n".join(self.sim.errors)
 
     def assert_rows_shown(self, ids: list[str]) -> None:
         """The rows are still there: same runs loaded, and the screen shows rows."""
@@ -167,7 +132,6 @@ async def board(
     app = NfRunsApp(
         client, AppOptions(project=project, job=job, **options), now=sim.world.now
     )
-    errors: list[BaseException | None] = []
     times: list[tuple[float, str, str]] = []
     record = sim._record
 
@@ -175,18 +139,15 @@ async def board(
         times.append((time.monotonic(), method, path))
         record(method, path)
 
-    def hook(message: Message) -> None:
-        if isinstance(message, Worker.StateChanged) and message.state is WorkerState.ERROR:
-            errors.append(message.worker.error)
-
     sim._record = timed_record  # type: ignore[method-assign]
     try:
-        async with app.run_test(size=SIZE, message_hook=hook, notifications=True) as pilot:
-            state = Board(app, pilot, sim, client, errors, times)
-            if first_page:
-                await state.wait(lambda: bool(state.screen.run_list.runs), "the first page", 15)
+        async with harness.run_board(
+            app, SIZE,
+            lambda pilot, errors: Board(app, pilot, sim, errors, client=client,
+                                        request_times=times),
+            wait_first_page=first_page,
+        ) as state:
             yield state
-            state.assert_healthy()
     finally:
         del sim._record
 

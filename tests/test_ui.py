@@ -12,9 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,12 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from rich.console import Console
 from textual.binding import Binding
-from textual.message import Message
-from textual.pilot import Pilot
 from textual.widgets import Footer, Log, Static
 from textual.widgets._header import HeaderTitle
 from textual.widgets._toast import Toast
-from textual.worker import Worker, WorkerState
 
 from tui.api.client import NorthflankClient
 from tui.api.models import JobRun
@@ -41,6 +37,8 @@ from tui.screens.setup import SetupScreen
 from tui.simulator import Simulator, run_simulator
 from tui.widgets.run_list import RunList
 
+from . import harness
+
 PROJECT, JOB = "payments", "settle-ledger"  # cron every minute: 3000 runs, one RUNNING
 HOST = "sim.test"
 BADGE = re.compile(r"^ (✔ SUCCESS|● RUNNING|✘ FAILED|\? \S+)\s")
@@ -50,50 +48,8 @@ BADGE = re.compile(r"^ (✔ SUCCESS|● RUNNING|✘ FAILED|\? \S+)\s")
 
 
 @dataclass
-class Board:
-    """The app under test, its pilot, the simulator, and what went wrong in workers."""
-
-    app: NfRunsApp
-    pilot: Pilot[int]
-    sim: Simulator
-    worker_errors: list[BaseException | None] = field(default_factory=list)
-
-    @property
-    def screen(self) -> MainScreen:
-        screen = self.app.screen
-        assert isinstance(screen, MainScreen), f"unexpected screen {screen!r}"
-        return screen
-
-    @property
-    def main(self) -> MainScreen:
-        """The main screen even while another screen is on top."""
-        screen = self.app.screen_stack[0] if self.app.screen_stack else None
-        assert isinstance(screen, MainScreen)
-        return screen
-
-    @property
-    def run_list(self) -> RunList:
-        return self.main.run_list
-
-    @property
-    def ids(self) -> list[str]:
-        return [run.id for run in self.run_list.runs]
-
-    @property
-    def status(self) -> str:
-        return self.main.status.plain
-
-    async def wait(
-        self, condition: Callable[[], object], what: str, timeout: float = 10.0
-    ) -> None:
-        """Let the app run until `condition()` is true (checked every 50 ms)."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout} s waiting for {what}; status: {self.status!r}"
-                )
-            await self.pilot.pause(0.05)
+class Board(harness.Board):
+    """The board, with what the UI tests ask of it."""
 
     async def idle(self) -> None:
         """No poll and no older page in flight."""
@@ -107,13 +63,6 @@ class Board:
     async def press(self, *keys: str) -> None:
         await self.pilot.press(*keys)
         await self.pilot.pause()
-
-    def assert_healthy(self) -> None:
-        assert self.app.is_running, "the app exited"
-        assert self.app._exception is None, repr(self.app._exception)
-        assert self.app.return_code is None, self.app.return_code
-        assert not self.worker_errors, f"worker errors: {self.worker_errors!r}"
-        assert not self.sim.errors, "simulator errors:\n" + "\n".join(self.sim.errors)
 
     def notifications(self) -> list[str]:
         return [f"{n.title}: {n.message}" for n in self.app._notifications]
@@ -168,18 +117,11 @@ async def board(
         AppOptions(host_label=HOST, project=project, job=job, **options),
         now=clock,  # type: ignore[arg-type]
     )
-    errors: list[BaseException | None] = []
-
-    def hook(message: Message) -> None:
-        if isinstance(message, Worker.StateChanged) and message.state is WorkerState.ERROR:
-            errors.append(message.worker.error)
-
-    async with app.run_test(size=size, message_hook=hook, notifications=True) as pilot:
-        state = Board(app, pilot, sim, errors)
-        if wait_first_page:
-            await state.wait(lambda: state.run_list.runs, "the first page")
+    async with harness.run_board(
+        app, size, lambda pilot, errors: Board(app, pilot, sim, errors),
+        wait_first_page=wait_first_page,
+    ) as state:
         yield state
-        state.assert_healthy()
 
 
 def server_runs(sim: Simulator, count: int, project: str = PROJECT, job: str = JOB
