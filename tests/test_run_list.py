@@ -676,3 +676,48 @@ async def test_tick_repaints_only_the_duration_cell_when_only_it_changed(
         assert region.y == 1 and region.x > 0 and region.width < width // 4
         await pilot.pause()
         assert "10m 01s" in runs.visible_text()[0]
+
+
+# ---------------------------------------------------------------------------- gone runs
+
+
+async def test_remove_runs_drops_them_and_keeps_the_cursor_in_place() -> None:
+    async with RunListApp().run_test(size=(80, 24)) as pilot:
+        app, runs = await started(pilot)
+        runs.append_page(
+            [make_run(0), make_run(1, RunStatus.RUNNING), make_run(2), make_run(3)],
+            has_more=False,
+        )
+        await pilot.pause()
+        runs.select_run_id("run-1")
+        assert [run.id for run in runs.active_runs] == ["run-1"]
+
+        assert runs.remove_runs(["run-1", "run-unknown"]) == 1
+        await pilot.pause()
+        assert [run.id for run in runs.runs] == ["run-0", "run-2", "run-3"]
+        assert runs.active_runs == []  # no longer followed (nor fetched each poll)
+        assert runs.highlighted_run is not None and runs.highlighted_run.id == "run-2"
+        assert app.of_type(RunList.RunHighlighted)[-1].run.id == "run-2"
+        assert [line.split()[2] for line in runs.visible_text()[:3]] == [
+            "nightly-0", "nightly-2", "nightly-3",
+        ]
+        assert runs.remove_runs(["run-1"]) == 0  # twice: nothing more happens
+
+
+async def test_remove_runs_under_a_filter_and_at_the_end() -> None:
+    async with RunListApp().run_test(size=(80, 24)) as pilot:
+        _app, runs = await started(pilot)
+        runs.append_page([make_run(i, RunStatus.FAILED if i % 2 else RunStatus.SUCCESS)
+                          for i in range(6)], has_more=False)
+        runs.set_filter("", frozenset({RunStatus.FAILED}))
+        await pilot.pause()
+        runs.select_run_id("run-5")  # the last failed run shown
+        runs.remove_runs(["run-5", "run-2"])
+        await pilot.pause()
+        assert runs.shown_count == 2 and runs.loaded_count == 4
+        assert [line.split()[2] for line in runs.visible_text()[:2]] == [
+            "nightly-1", "nightly-3",
+        ]
+        assert runs.highlighted_run is not None and runs.highlighted_run.id == "run-3"
+        runs.set_filter("", None)
+        assert [run.id for run in runs.runs] == ["run-0", "run-1", "run-3", "run-4"]

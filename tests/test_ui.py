@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from rich.console import Console
 from textual.binding import Binding
@@ -637,6 +638,48 @@ async def test_deleted_job_says_it_is_gone_and_keeps_rows(sim: Simulator) -> Non
         await b.wait(lambda: b.main.status.state.problem, "the problem shown")
         assert "This job or project is gone (404)" in b.status, b.status
         assert b.ids == before and len(b.run_list.visible_text()) == 5
+
+
+class RunGoneTransport(httpx.AsyncBaseTransport):
+    """Loopback to the simulator, except one run's own URL answers 404 (the simulator has
+    no way to lose a single run: the API cannot delete one)."""
+
+    def __init__(self, run_path: str) -> None:
+        self.run_path = run_path
+        self.asked = 0
+        self._real = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == self.run_path:
+            self.asked += 1
+            return httpx.Response(404, json={"error": {"status": 404, "message": "not found"}})
+        return await self._real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+async def test_an_active_run_that_is_gone_leaves_the_list_and_is_not_asked_again(
+    small_sim: Simulator,
+) -> None:
+    sim = small_sim
+    add_job(sim, "ops", "flaky")
+    doomed = sim.world.start_run("ops", "flaky", run_name="doomed-run", duration=3600)
+    for _ in range(12):  # newer runs push it off the first page (of 10 here)
+        sim.world.start_run("ops", "flaky", duration=1)
+    sim.world.advance(5)
+    transport = RunGoneTransport(f"/v1/projects/ops/jobs/flaky/runs/{doomed['id']}")
+    client = make_client(sim, transport=transport)
+    async with board(sim, project="ops", job="flaky", client=client, page_size=10,
+                     refresh=0.3, idle_interval=0.3) as b:
+        await b.wait(lambda: transport.asked, "the run fetched by id")
+        await b.wait(lambda: doomed["id"] not in b.ids, "the gone run dropped")
+        assert b.run_list.active_runs == []
+        assert len(b.ids) == 12 and "doomed-run" not in "\n".join(b.run_list.visible_text())
+        polls = b.first_pages("ops", "flaky")
+        await b.wait(lambda: b.first_pages("ops", "flaky") >= polls + 3, "three more polls")
+        assert transport.asked == 1
+        assert b.main.status.state.problem == "", b.status
 
 
 async def test_network_failure_says_offline_and_recovers_by_itself(sim: Simulator) -> None:

@@ -348,6 +348,8 @@ class MainScreen(Screen[None]):
                 changes = run_list.update_runs(message.head)
                 run_list.merge_head(message.head)
                 changes += run_list.update_runs(message.updated)
+                # A run fetched by id and answered 404 no longer exists: stop following it.
+                run_list.remove_runs(message.gone)
         self._notify_failures(changes)
         self._update_detail([*message.head, *message.updated])
         self._polling = False

@@ -448,6 +448,38 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             self._refresh_rows(dirty)
         return changed
 
+    def remove_runs(self, run_ids: Iterable[str]) -> int:
+        """Drop runs the server no longer has (a 404 for the run). The cursor stays on its
+        run, or takes the next older one shown. Returns how many were dropped."""
+        drop = {run_id for run_id in run_ids if self._all.position(run_id) is not None}
+        if not drop:
+            return 0
+        view = self._view
+        previous = self.highlighted_run
+        target: str | None = None
+        if self._cursor >= 0:
+            # The nearest run at or below the cursor that stays, else the nearest above.
+            after = view.items[self._cursor:]
+            before = reversed(view.items[: self._cursor])
+            target = next((run.id for run in (*after, *before) if run.id not in drop), None)
+        self._all = _Rows(run for run in self._all.items if run.id not in drop)
+        if self._filtered is not None:
+            self._filtered = _Rows(run for run in self._filtered.items if run.id not in drop)
+        self._active_ids -= drop
+        position = None if target is None else self._view.position(target)
+        self._cursor = -1 if position is None else position
+        self._sync_virtual_size()
+        if self.is_mounted:
+            top = min(self.scroll_offset.y, max(len(self._view) - self._rows_visible(), 0))
+            self.scroll_to(y=top, animate=False, force=True)
+            self._scroll_to_cursor()
+        self.refresh()
+        current = self.highlighted_run
+        if current is not None and (previous is None or current.id != previous.id):
+            self.post_message(self.RunHighlighted(self, current))
+        self._check_need_more()
+        return len(drop)
+
     def set_loading_more(self, loading: bool) -> None:
         """Show or hide "loading more…" in the footer."""
         self._need_more_sent = False
