@@ -751,7 +751,10 @@ def test_add_project_and_job_for_tests(api: httpx.Client, simulator: Simulator) 
 
 def test_serve_forever_cli_exits_cleanly_on_ctrl_c() -> None:
     code = (
-        "import sys; from tui.simulator.server import serve_forever_cli; "
+        # Ctrl-C as at a terminal, even when this test runs in a background job (which
+        # starts with SIGINT ignored, and Python then never raises KeyboardInterrupt).
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from tui.simulator.server import serve_forever_cli; "
         "sys.exit(serve_forever_cli(port=0, seed=3, speed=1.0, token='tok', rate_limit=10))"
     )
     process = subprocess.Popen(
