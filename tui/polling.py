@@ -13,7 +13,9 @@ from .api.errors import NetworkError, NorthflankError, RateLimitedError, ServerE
 from .api.ratelimit import RateLimitBudget
 
 IDLE_INTERVAL = 30.0
-MAX_BACKOFF = 120.0
+# After a long outage the app still tries about once a minute: back within a minute of the
+# API, at a cost (60/h) well inside the budget.
+MAX_BACKOFF = 60.0
 
 
 @dataclass(frozen=True, slots=True)
