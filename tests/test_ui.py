@@ -843,6 +843,19 @@ async def test_usable_at_80x24(sim: Simulator) -> None:
         assert b.run_list.visible_text()
 
 
+async def test_p_on_a_wide_screen_goes_to_the_picker_before_hiding_it(sim: Simulator) -> None:
+    async with board(sim, size=(160, 40), refresh=60, idle_interval=60) as b:
+        await b.idle()
+        screen = b.main
+        assert screen.picker.display and b.run_list.has_focus
+        await b.press("p")  # shown already: go there, do not hide it
+        assert screen.picker.display and screen.picker.job_tree.has_focus
+        await b.press("p")  # from the picker: hide it, back to the runs
+        assert not screen.picker.display and b.run_list.has_focus
+        await b.press("p")
+        assert screen.picker.display and screen.picker.job_tree.has_focus
+
+
 async def test_filter_searches_a_few_older_pages_per_key_press(sim: Simulator) -> None:
     """A filter with few matches on a job of 3000 runs loads a few pages to fill the screen,
     then waits for a key: it does not walk all 60 pages (the hourly quota) by itself."""

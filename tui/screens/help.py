@@ -25,7 +25,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("x", "abort the highlighted running run (asks first; not with --read-only)"),
     ]),
     ("Jobs", "", [
-        ("p", "show or hide the job picker"),
+        ("p", "go to the job picker; again: hide it"),
         ("Tab", "move between the picker, its filter and the runs"),
         ("Enter", "open a project, watch a job"),
         ("Ctrl+P", "command palette: jump to a job, switch theme"),

@@ -596,7 +596,11 @@ class MainScreen(Screen[None]):
         self._apply_filter()
 
     def action_toggle_picker(self) -> None:
+        """`p`: go to the job picker (showing it if hidden); from the picker, hide it."""
         picker = self.picker
+        if picker.display and not picker.has_focus_within:
+            picker.job_tree.focus()  # on a wide screen it is already shown: go there
+            return
         picker.display = not picker.display
         if picker.display:
             picker.job_tree.focus()
