@@ -66,6 +66,18 @@ def test_format_started_relative() -> None:
     assert format_started(NOW - timedelta(days=3), NOW, TimeMode.RELATIVE) == "3 days ago"
 
 
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(90, "a minute ago"), (119, "a minute ago"), (120, "2 minutes ago"),
+     (3599, "59 minutes ago"), (5400, "an hour ago"), (86399, "23 hours ago"),
+     (86400 * 1.5, "a day ago")],
+)
+def test_format_started_counts_whole_units_like_durations(seconds: float, text: str) -> None:
+    # A run 1m 30s old is "a minute ago" beside its "1m 30s", not humanize's "2 minutes ago".
+    started = NOW - timedelta(seconds=seconds)
+    assert format_started(started, NOW, TimeMode.RELATIVE) == text
+
+
 @pytest.mark.parametrize("seconds", [1, 14, 59.9])
 def test_format_started_under_a_minute_is_just_now(seconds: float) -> None:
     # Minute resolution: a relative start never changes every second (a board left open over

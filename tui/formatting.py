@@ -75,6 +75,13 @@ def format_started(dt: datetime | None, now: datetime, mode: TimeMode) -> str:
         # A slightly future start is clock skew, not data.
         if -SKEW_TOLERANCE < delta < timedelta(minutes=1):
             return "just now"
+        # Whole minutes, then whole hours, counted down like the duration column: humanize
+        # rounds (a run 1m 30s old would read "2 minutes ago" next to its "1m 30s").
+        seconds = delta.total_seconds()
+        if 0 < seconds < _HOUR:
+            delta = timedelta(minutes=seconds // _MINUTE)
+        elif 0 < seconds < _DAY:
+            delta = timedelta(hours=seconds // _HOUR)
         return humanize.naturaltime(delta)
     if mode is TimeMode.LOCAL:
         return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
