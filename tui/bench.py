@@ -270,10 +270,10 @@ def build_simulator(history: int, running: int = RUNNING) -> Simulator:
     return sim
 
 
-def app_env(home: str, token: str) -> dict[str, str]:
+def app_env(home: str, token: str, truecolor: bool = False) -> dict[str, str]:
     """A clean environment: no TEXTUAL_* settings, no user config, colors as over SSH
-    (TERM=xterm-256color without COLORTERM)."""
-    return {
+    (TERM=xterm-256color without COLORTERM; `truecolor` adds COLORTERM=truecolor)."""
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": home,
         "XDG_CONFIG_HOME": os.path.join(home, ".config"),
@@ -282,6 +282,9 @@ def app_env(home: str, token: str) -> dict[str, str]:
         "NORTHFLANK_API_TOKEN": token,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if truecolor:
+        env["COLORTERM"] = "truecolor"  # 24-bit colour sequences: longer than 256-colour ones
+    return env
 
 
 # ----- 1. start to first row ------------------------------------------------------------------
@@ -667,6 +670,7 @@ class Settings:
     rows: int
     quick: bool
     dump_idle: Path | None = None
+    truecolor: bool = False
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -684,6 +688,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         rows=args.rows,
         quick=quick,
         dump_idle=args.dump_idle,
+        truecolor=args.truecolor,
     )
 
 
@@ -693,12 +698,13 @@ def run_benchmark(settings: Settings, children: Children) -> Report:
     target = max(settings.levels) + per_level * PAGE
     history = target + 2 * PAGE  # so that "more" remains: the list never reaches its end
     print(f"nf-runs benchmark: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          f"pty {settings.cols}x{settings.rows} TERM=xterm-256color (no COLORTERM), "
+          f"pty {settings.cols}x{settings.rows} TERM=xterm-256color "
+          f"({'COLORTERM=truecolor' if settings.truecolor else 'no COLORTERM'}), "
           f"median of {settings.runs} runs{' (quick)' if settings.quick else ''}", flush=True)
     _log(f"simulator: job {PROJECT}/{JOB} with {history:,} runs + {RUNNING} running")
     sim = build_simulator(history)
     home = tempfile.mkdtemp(prefix="nf-bench-")
-    env = app_env(home, sim.token)
+    env = app_env(home, sim.token, settings.truecolor)
     try:
         # -- 1 ---------------------------------------------------------------------------
         print("\n1. Start to first run row (pty, warm)", flush=True)
@@ -871,6 +877,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="real length of the soak (default 60 = 24 simulated hours)")
     parser.add_argument("--dump-idle", type=Path, default=None, metavar="FILE",
                         help="write the terminal output of the idle window (4.) to FILE")
+    parser.add_argument("--truecolor", action="store_true",
+                        help="run the app with COLORTERM=truecolor (24-bit colour sequences)")
     parser.add_argument("--cols", type=int, default=120)
     parser.add_argument("--rows", type=int, default=40)
     sub = parser.add_subparsers(dest="command")
