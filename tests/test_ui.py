@@ -22,6 +22,7 @@ import httpx
 import pytest
 from rich.console import Console
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.widgets import Footer, Log, Static
 from textual.widgets._header import HeaderTitle
 from textual.widgets._toast import Toast
@@ -37,6 +38,7 @@ from tui.screens.main import MainScreen
 from tui.screens.setup import SetupScreen
 from tui.simulator import Simulator, run_simulator
 from tui.widgets.run_list import RunList
+from tui.widgets.text_line import TextLine
 
 from . import harness
 
@@ -156,6 +158,12 @@ def rich_text(renderable: object, width: int = 200) -> str:
     console = Console(width=width, record=True, color_system=None, file=io.StringIO())
     console.print(renderable)
     return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+def detail_fields(detail: RunDetailScreen) -> str:
+    """The detail's fields as shown: the table, then the duration on its own line."""
+    table = rich_text(detail.query_one("#detail-fields", Static).content)
+    return table + "\n" + detail.query_one("#detail-duration", TextLine).text.plain
 
 
 def header_text(b: Board) -> str:
@@ -499,7 +507,7 @@ async def test_enter_opens_every_field_and_the_logs(sim: Simulator) -> None:
         assert isinstance(detail, RunDetailScreen)
         log = detail.query_one("#logs", Log)
         await b.wait(lambda: log.line_count > 0, "the logs")
-        fields = rich_text(detail.query_one("#detail-fields", Static).content)
+        fields = detail_fields(detail)
         for label in ("id", "runName", "status", "active", "concluded", "succeeded", "failed",
                       "completions", "backoffLimit", "startedAt", "concludedAt", "duration"):
             assert re.search(rf"^{label}\s", fields, re.M), (label, fields)
@@ -535,7 +543,7 @@ async def test_detail_of_a_running_run_follows_it_to_the_end(small_sim: Simulato
         assert isinstance(detail, RunDetailScreen)
 
         def fields() -> str:
-            return rich_text(detail.query_one("#detail-fields", Static).content)
+            return detail_fields(detail)
 
         assert re.search(r"^status\s+RUNNING$", fields(), re.M)
         assert re.search(r"^duration\s+0s  \(running\)$", fields(), re.M), fields()
@@ -548,6 +556,38 @@ async def test_detail_of_a_running_run_follows_it_to_the_end(small_sim: Simulato
         assert "✔ SUCCESS" in fields()
         await b.press("escape")
         assert badges([row_of(b, "live-run")]) == ["✔ SUCCESS"]
+
+
+async def test_detail_of_a_running_run_repaints_only_its_duration_each_second(
+    small_sim: Simulator, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim = small_sim
+    add_job(sim, "ops", "long", runs=2)
+    sim.world.start_run("ops", "long", run_name="long-run", duration=3600)
+    async with board(sim, project="ops", job="long", size=(120, 40), refresh=0.3) as b:
+        await b.idle()
+        await b.press("enter")
+        detail = b.app.screen
+        assert isinstance(detail, RunDetailScreen)
+        table = detail.query_one("#detail-fields", Static)
+        duration = detail.query_one("#detail-duration", TextLine)
+        table_updates: list[object] = []
+        monkeypatch.setattr(table, "update", lambda *a, **k: table_updates.append(a))
+        regions: list[tuple[Region, ...]] = []
+        refresh = duration.refresh
+
+        def spy(*args: Region, **kwargs: Any) -> TextLine:
+            regions.append(args)
+            return refresh(*args, **kwargs)
+
+        monkeypatch.setattr(duration, "refresh", spy)
+        for _ in range(3):  # polls keep coming (every 0.3 s) with the same run
+            before = duration.text.plain
+            sim.world.advance(1)
+            await b.wait(lambda old=before: duration.text.plain != old, "the duration to tick")
+        assert table_updates == []  # the table of fields did not repaint
+        assert regions and all(len(r) == 1 and r[0].width <= 2 for r in regions), regions
+        assert re.search(r"^duration\s+\d+s  \(running\)$", detail_fields(detail), re.M)
 
 
 # ----- 9. markup in names -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ..api.models import JobRun
 from ..formatting import format_duration, printable
 from ..messages import ApiFailed, JobKey, LogsLoaded
 from ..widgets.status_badge import badge_text
+from ..widgets.text_line import TextLine
 
 if TYPE_CHECKING:
     from ..app import NfRunsApp
@@ -33,7 +34,7 @@ def _both_times(value: datetime | None) -> str:
 
 
 def run_fields(run: JobRun, now: datetime) -> list[tuple[str, str]]:
-    """(label, value) for every field of the run, as plain text."""
+    """(label, value) for every field of the run, as plain text; the duration last."""
     return [
         ("id", run.id),
         ("runName", printable(run.run_name)),
@@ -49,6 +50,10 @@ def run_fields(run: JobRun, now: datetime) -> list[tuple[str, str]]:
         ("duration", format_duration(run.duration(now))
          + ("  (running)" if run.is_active else "")),
     ]
+
+
+LABEL_WIDTH = len("backoffLimit")  # the longest label: the value column starts after it
+DURATION_LABEL = "duration"
 
 
 class RunDetailScreen(Screen[None]):
@@ -73,6 +78,9 @@ class RunDetailScreen(Screen[None]):
         yield Header(icon="▤")
         with Vertical(id="detail-body"):
             yield Static(id="detail-fields")
+            # Its own line: the per-second tick of a running run repaints the digits that
+            # changed, not the whole table.
+            yield TextLine(id="detail-duration")
             yield Static(Text("Logs: loading…"), id="logs-title")
             yield Log(id="logs", highlight=False, auto_scroll=True)
         yield Footer()
@@ -92,22 +100,28 @@ class RunDetailScreen(Screen[None]):
 
     def _tick(self) -> None:
         if self.run.is_active:
-            self._show_fields()
+            self._show_duration(run_fields(self.run, self.nf_app.now())[-1][1])
 
     def _show_fields(self) -> None:
         table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="bold", no_wrap=True, min_width=LABEL_WIDTH)
         table.add_column()
         plain, style_class = badge_text(self.run.status, self.run.raw_status)
         badge = Text(plain, self.get_component_rich_style(style_class, partial=True))
         table.add_row("", badge)
-        for label, value in run_fields(self.run, self.nf_app.now()):
+        *fields, (_label, duration) = run_fields(self.run, self.nf_app.now())
+        for label, value in fields:
             table.add_row(label, Text(value))
         self.query_one("#detail-fields", Static).update(table)
+        self._show_duration(duration)
+
+    def _show_duration(self, value: str) -> None:
+        label = Text(DURATION_LABEL.ljust(LABEL_WIDTH), "bold")
+        self.query_one("#detail-duration", TextLine).set_text(Text.assemble(label, "  ", value))
 
     def update_run(self, run: JobRun) -> None:
         """The main screen's poll saw this run change."""
-        if run.id == self.run.id:
+        if run.id == self.run.id and run != self.run:  # the same run again repaints nothing
             self.run = run
             self._show_fields()
 

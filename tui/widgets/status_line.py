@@ -10,14 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from rich.cells import cell_len
-from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region
-from textual.widget import Widget
 
 from ..api.ratelimit import RateLimitSnapshot
 from ..formatting import printable
+from .text_line import TextLine
 
 
 def rounded_age(seconds: float) -> str:
@@ -61,7 +58,7 @@ class StatusState:
     filter_text: str = ""
 
 
-class StatusLine(Widget):
+class StatusLine(TextLine):
     """One line at the bottom of the main screen."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -71,37 +68,16 @@ class StatusLine(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = StatusState()
-        self._text = Text("")
-        self._cells: list[tuple[str, Style | None]] | None = None
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_state(True))
-
-    def render(self) -> Text:
-        return self._text
 
     def update_state(self, **changes: object) -> None:
         self.state = replace(self.state, **changes)  # type: ignore[arg-type]
         self._render_state()
 
     def _render_state(self, force: bool = False) -> None:
-        text = self.render_text(self.state)
-        cells = _cells(text)
-        old = self._cells
-        if cells == old and not force:
-            return  # unchanged: no repaint
-        self._text, self._cells = text, cells
-        if force or old is None or cells is None:
-            self.refresh()
-            return
-        # Repaint the changed characters only; a fixed height: never a relayout (which would
-        # repaint the run list's scrollbar too).
-        blank = (" ", None)
-        length = max(len(old), len(cells))
-        old = old + [blank] * (length - len(old))
-        cells = cells + [blank] * (length - len(cells))
-        changed = [x for x in range(length) if old[x] != cells[x]]
-        self.refresh(Region(changed[0], 0, changed[-1] - changed[0] + 1, 1))
+        self.set_text(self.render_text(self.state), force)
 
     @property
     def plain(self) -> str:
@@ -149,18 +125,3 @@ class StatusLine(Widget):
             parts.append(Text(f"filter: {printable(state.filter_text)}", dim))
         return Text(" · ").join(parts) if parts else Text("")
 
-
-def _cells(text: Text) -> list[tuple[str, Style | None]] | None:
-    """The line as (character, style) cells, or None when a character is not one cell wide
-    (then the diff of cells would not be the diff of columns)."""
-    if not text.plain.isascii() and any(cell_len(char) != 1 for char in text.plain):
-        return None
-    styles: list[Style | None] = [None] * len(text.plain)
-    for span in text.spans:
-        style = span.style if isinstance(span.style, Style) else Style.parse(span.style)
-        for x in range(span.start, min(span.end, len(styles))):
-            current = styles[x]
-            styles[x] = style if current is None else current + style
-    base = text.style if isinstance(text.style, Style) else Style.parse(text.style)
-    pairs = zip(text.plain, styles, strict=True)
-    return [(char, base + style if style else base) for char, style in pairs]
