@@ -9,10 +9,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pytest
+from textual.geometry import Region
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from tui.app import NfRunsApp
@@ -101,3 +104,16 @@ async def run_board(
             await state.wait(lambda: bool(state.run_list.runs), "the first page", 15)
         yield state
         state.assert_healthy()
+
+
+def spy_refresh(widget: Widget, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Region, ...]]:
+    """Record the regions of every `widget.refresh()` call (an empty tuple: all of it)."""
+    calls: list[tuple[Region, ...]] = []
+    original = widget.refresh
+
+    def spy(*regions: Region, **kwargs: Any) -> Widget:
+        calls.append(regions)
+        return original(*regions, **kwargs)
+
+    monkeypatch.setattr(widget, "refresh", spy)
+    return calls

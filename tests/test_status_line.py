@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.geometry import Region
 
 from tui.api.ratelimit import RateLimitSnapshot
 from tui.app import stylesheet_paths
 from tui.widgets.status_line import StatusLine
+
+from .harness import spy_refresh
 
 BUDGET = RateLimitSnapshot(limit=1000, remaining=612, reset_in=23 * 60, observed=True)
 
@@ -29,18 +30,6 @@ def painted(app: App[Any]) -> str:
     status = app.query_one(StatusLine)
     strips = app.screen._compositor.render_strips()
     return "".join(segment.text for segment in strips[status.region.y]).strip()
-
-
-def spy_refresh(status: StatusLine, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Region, ...]]:
-    calls: list[tuple[Region, ...]] = []
-    original = status.refresh
-
-    def spy(*regions: Region, **kwargs: Any) -> StatusLine:
-        calls.append(regions)
-        return original(*regions, **kwargs)
-
-    monkeypatch.setattr(status, "refresh", spy)
-    return calls
 
 
 async def test_a_changed_count_repaints_its_characters_only(

@@ -22,7 +22,6 @@ import httpx
 import pytest
 from rich.console import Console
 from textual.binding import Binding
-from textual.geometry import Region
 from textual.widgets import Footer, Log, Static
 from textual.widgets._header import HeaderTitle
 from textual.widgets._toast import Toast
@@ -573,14 +572,7 @@ async def test_detail_of_a_running_run_repaints_only_its_duration_each_second(
         duration = detail.query_one("#detail-duration", TextLine)
         table_updates: list[object] = []
         monkeypatch.setattr(table, "update", lambda *a, **k: table_updates.append(a))
-        regions: list[tuple[Region, ...]] = []
-        refresh = duration.refresh
-
-        def spy(*args: Region, **kwargs: Any) -> TextLine:
-            regions.append(args)
-            return refresh(*args, **kwargs)
-
-        monkeypatch.setattr(duration, "refresh", spy)
+        regions = harness.spy_refresh(duration, monkeypatch)
         for _ in range(3):  # polls keep coming (every 0.3 s) with the same run
             before = duration.text.plain
             sim.world.advance(1)

@@ -468,16 +468,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self._active_ids -= drop
         position = None if target is None else self._view.position(target)
         self._cursor = -1 if position is None else position
-        self._sync_virtual_size()
-        if self.is_mounted:
-            top = min(self.scroll_offset.y, max(len(self._view) - self._rows_visible(), 0))
-            self.scroll_to(y=top, animate=False, force=True)
-            self._scroll_to_cursor()
-        self.refresh()
-        current = self.highlighted_run
-        if current is not None and (previous is None or current.id != previous.id):
-            self.post_message(self.RunHighlighted(self, current))
-        self._check_need_more()
+        self._rows_rebuilt(previous)
         return len(drop)
 
     def set_loading_more(self, loading: bool) -> None:
@@ -847,6 +838,11 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         if self._filtered is None or not was_filtered:
             # A filter turned on; typing more of it does not search further by itself.
             self._filtered_pages = 0
+        self._rows_rebuilt(previous)
+
+    def _rows_rebuilt(self, previous: JobRun | None) -> None:
+        """After the shown rows were rebuilt (filter, runs dropped): size, scroll and repaint,
+        and say so if the cursor now stands on another run than `previous`."""
         self._sync_virtual_size()
         if self.is_mounted:
             top = min(self.scroll_offset.y, max(len(self._view) - self._rows_visible(), 0))
