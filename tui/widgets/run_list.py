@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -454,14 +455,13 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         drop = {run_id for run_id in run_ids if self._all.position(run_id) is not None}
         if not drop:
             return 0
-        view = self._view
+        items, cursor = self._view.items, self._cursor
         previous = self.highlighted_run
         target: str | None = None
-        if self._cursor >= 0:
+        if cursor >= 0:
             # The nearest run at or below the cursor that stays, else the nearest above.
-            after = view.items[self._cursor:]
-            before = reversed(view.items[: self._cursor])
-            target = next((run.id for run in (*after, *before) if run.id not in drop), None)
+            order = chain(range(cursor, len(items)), range(cursor - 1, -1, -1))
+            target = next((items[i].id for i in order if items[i].id not in drop), None)
         self._all = _Rows(run for run in self._all.items if run.id not in drop)
         if self._filtered is not None:
             self._filtered = _Rows(run for run in self._filtered.items if run.id not in drop)
