@@ -81,7 +81,7 @@ class StatusLine(TextLine):
 
     @property
     def plain(self) -> str:
-        return self.render_text(self.state).plain
+        return self.text.plain
 
     def render_text(self, state: StatusState) -> Text:
         warning = self.get_component_rich_style("status-line--warning", partial=True)
@@ -124,4 +124,3 @@ class StatusLine(TextLine):
         if state.filter_text:
             parts.append(Text(f"filter: {printable(state.filter_text)}", dim))
         return Text(" · ").join(parts) if parts else Text("")
-
