@@ -37,6 +37,7 @@ from tui.formatting import (
     printable,
 )
 from tui.widgets.status_badge import BADGE_CLASSES, BADGE_WIDTH, badge_text
+from tui.widgets.text_line import changed_span
 
 __all__ = ["RunList"]
 
@@ -106,16 +107,14 @@ def _duration_x(layout: _Layout) -> int:
     return x + (_STARTED_WIDTH + _GAP if layout.started else 0)
 
 
-def _changed_span(old: str, new: str) -> tuple[int, int]:
+def _duration_change(old: str, new: str) -> tuple[int, int]:
     """The columns of the duration cell that differ between two durations: (offset, width)."""
     before = _fit(old, _DURATION_WIDTH, right=True)
     after = _fit(new, _DURATION_WIDTH, right=True)
     if not (before.isascii() and after.isascii()):
         return 0, _DURATION_WIDTH
-    differ = [column for column, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
-    if not differ:
-        return 0, _DURATION_WIDTH
-    return differ[0], differ[-1] - differ[0] + 1
+    x, width = changed_span(before, after, " ")
+    return (x, width) if width else (0, _DURATION_WIDTH)
 
 
 def _fit(text: str, width: int, right: bool = False) -> str:
@@ -524,7 +523,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             if old is not None and old[:-1] == key[:-1] and old in self._cache:
                 # Only the duration changed: repaint the characters of it that changed ("2m 0[6]s"),
                 # so a tick writes a few bytes to the terminal instead of the whole row.
-                x, changed = _changed_span(str(old[-1]), str(key[-1]))
+                x, changed = _duration_change(str(old[-1]), str(key[-1]))
                 regions.append(Region(duration_x + x, y, changed, 1))
             else:
                 regions.append(Region(0, y, width, 1))

@@ -6,6 +6,9 @@ API count on the status line); repainting those alone keeps what goes to the ter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
@@ -13,6 +16,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 Cells = list[tuple[str, Style | None]]
+T = TypeVar("T")
 
 
 class TextLine(Widget):
@@ -46,12 +50,19 @@ class TextLine(Widget):
             self.refresh()
             return
         # A fixed height: never a relayout (which would repaint neighbours, scrollbars too).
-        blank = (" ", None)
-        length = max(len(old), len(cells))
-        old = old + [blank] * (length - len(old))
-        cells = cells + [blank] * (length - len(cells))
-        changed = [x for x in range(length) if old[x] != cells[x]]
-        self.refresh(Region(changed[0], 0, changed[-1] - changed[0] + 1, 1))
+        x, width = changed_span(old, cells, (" ", None))
+        self.refresh(Region(x, 0, width, 1))
+
+
+def changed_span(old: Sequence[T], new: Sequence[T], blank: T) -> tuple[int, int]:
+    """(offset, width) of the columns where two lines differ, the shorter padded with
+    `blank`; (0, 0) when they do not differ."""
+    length = max(len(old), len(new))
+    differ = [
+        x for x in range(length)
+        if (old[x] if x < len(old) else blank) != (new[x] if x < len(new) else blank)
+    ]
+    return (differ[0], differ[-1] - differ[0] + 1) if differ else (0, 0)
 
 
 def text_cells(text: Text) -> Cells | None:
