@@ -6,14 +6,20 @@ No Textual import here: these are used by widgets and tested on their own.
 from __future__ import annotations
 
 import enum
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import humanize
 
+from tui.sanitize import printable
+
 if TYPE_CHECKING:
     from tui.api.models import JobRun
+
+__all__ = [
+    "SKEW_TOLERANCE", "TimeMode", "format_attempts", "format_duration", "format_started",
+    "printable",
+]
 
 # A start up to this far in the future is clock skew, not data: it reads "just now".
 SKEW_TOLERANCE = timedelta(minutes=5)
@@ -91,36 +97,3 @@ def format_started(dt: datetime | None, now: datetime, mode: TimeMode) -> str:
 def format_attempts(run: JobRun) -> str:
     """Completions over the backoff limit, e.g. "1/6"."""
     return f"{run.completions}/{run.backoff_limit}"
-
-
-def _control_pictures() -> dict[int, str]:
-    table = {code: chr(0x2400 + code) for code in range(0x20)}  # ESC -> "␛", TAB -> "␉"
-    table[0x7F] = "\u2421"  # DEL -> "␡"
-    for code in range(0x80, 0xA0):  # C1 controls (0x9B is a one-byte CSI on some terminals)
-        table[code] = "\ufffd"
-    # Bidi overrides and isolates can reorder the rest of the terminal line.
-    for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)):
-        table[code] = "\ufffd"
-    return table
-
-
-_CONTROL_PICTURES = _control_pictures()
-
-
-def printable(text: str) -> str:
-    """API text made safe to paint: control characters become visible placeholders.
-
-    Nothing here is markup: callers put the result in Segments/Text, never parse it.
-    """
-    if text.isprintable():  # fast path: most names have nothing to replace
-        return text
-    return "".join(char if char.isprintable() else _placeholder(char) for char in text)
-
-
-def _placeholder(char: str) -> str:
-    picture = _CONTROL_PICTURES.get(ord(char))
-    if picture is not None:
-        return picture
-    # Other separators (no-break space, U+2028) are spaces to the reader; the rest
-    # (format characters, unassigned code points) could move the cursor or have no width.
-    return " " if unicodedata.category(char).startswith("Z") else "\ufffd"
