@@ -21,14 +21,15 @@ from .api.errors import ConfigError
 from .api.ratelimit import RateLimitBudget
 from .commands import JobCommands
 from .config import resolve_settings
+from .messages import EngineMessage
 from .options import AppOptions
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.setup import SetupScreen
 from .terminal import TerminalWatchdog, terminal_fds
-from .textual_patches import apply as apply_textual_patches
-
-apply_textual_patches()
+from .watch.clock import Clock, SystemClock
+from .watch.events import Event
+from .watch.scheduler import Scheduler
 
 
 def stylesheet_paths() -> list[str | PurePath]:
@@ -61,6 +62,7 @@ class NfRunsApp(App[int]):
         options: AppOptions | None = None,
         *,
         now: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         setup_message: str | None = None,
     ) -> None:
         super().__init__()
@@ -69,6 +71,13 @@ class NfRunsApp(App[int]):
         self._now = now
         self.setup_message = setup_message
         self._terminal_watchdog: TerminalWatchdog | None = None
+        self.scheduler: Scheduler | None = None
+        if client is not None:
+            self.scheduler = Scheduler(
+                client, clock=clock or SystemClock(), refresh=self.options.refresh,
+                idle_interval=self.options.idle_interval, page_size=self.options.page_size,
+            )
+            self.scheduler.subscribe(self._engine_event)
 
     def now(self) -> datetime:
         """The current time on the server's clock (frozen in tests)."""
@@ -79,21 +88,36 @@ class NfRunsApp(App[int]):
         return datetime.now().astimezone()
 
     def get_default_screen(self) -> Screen[Any]:
-        if self.client is None:
+        if self.scheduler is None:
             return SetupScreen(self.setup_message or "No API token.")
-        return MainScreen(self.client, self.options)
+        return MainScreen(self.scheduler, self.options, now=self.now)
+
+    def _engine_event(self, event: Event) -> None:
+        """Every screen in the stack hears the engine (the detail screen follows its run)."""
+        for screen in self.screen_stack:
+            screen.post_message(EngineMessage(event))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     async def on_unmount(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.aclose()
         if self.client is not None:
             await self.client.aclose()
 
     def on_mount(self) -> None:
         import asyncio
 
+        from .textual_patches import apply as apply_textual_patches
+
+        notice = apply_textual_patches()
+        if notice:
+            self.notify(notice, title="nf-runs", timeout=5, markup=False)
+        if self.scheduler is not None:
+            self.run_worker(self.scheduler.run(), name="engine", group="engine",
+                            exit_on_error=False)
         loop = asyncio.get_running_loop()
         if self.options.tty_check > 0 and not self.is_headless:
             # A thread, not a timer: a write to a dead terminal can block the event loop.

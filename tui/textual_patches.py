@@ -1,4 +1,4 @@
-"""One small fix to Textual 8.2.8 (pinned), applied when the app is imported.
+"""One small fix to Textual 8.2.8 (pinned), applied when the app starts (`NfRunsApp.on_mount`).
 
 A board left open over SSH for days sends, most of the time, only the running durations that
 tick each second: a digit or two in each of a few rows. Textual writes a partial screen update
@@ -14,10 +14,14 @@ tick each second: a digit or two in each of a few rows. Textual writes a partial
 This version crops on both sides, carries the style in force across cursor moves (a cursor
 move does not change the terminal's current style; it is reset once at the end of the update),
 and skips the empty writes. The screen it produces is the same. Checked against the pinned
-version only: `apply()` refuses any other.
+version only: `apply()` refuses any other. It works around Textual's open "crop to x extents"
+TODO in `ChopsUpdate.render_segments` (textual issue #5625); drop it when that lands upstream.
+`NF_RUNS_TEXTUAL_PATCH=0` in the environment turns it off.
 """
 
 from __future__ import annotations
+
+import os
 
 import textual
 from rich.color import ColorSystem
@@ -27,6 +31,7 @@ from textual import _compositor
 from textual.strip import Strip
 
 PATCHED_VERSION = "8.2.8"
+SWITCH = "NF_RUNS_TEXTUAL_PATCH"
 ORIGINAL_RENDER_SEGMENTS = _compositor.ChopsUpdate.render_segments  # tests compare with it
 _RESET = "\x1b[0m"
 
@@ -69,14 +74,24 @@ def _render_segments(self: _compositor.ChopsUpdate, console: Console) -> str:
     return "".join(out)
 
 
-def apply() -> None:
-    """Install the renderer above, once, on the pinned Textual version only."""
+def apply() -> str | None:
+    """Install the renderer above, once, on the pinned Textual version only.
+
+    Returns a one-line notice when it is not installed because the version differs (turned
+    off by the environment switch: no notice, that was asked for)."""
+    if os.environ.get(SWITCH, "").strip().lower() in ("0", "off", "no", "false"):
+        return None
     if textual.__version__ != PATCHED_VERSION:
-        return  # another version: Textual's own code, unpatched
+        # Another version: Textual's own code, unpatched.
+        return (
+            f"Textual {textual.__version__} is not {PATCHED_VERSION}: its own renderer is used "
+            "(idle updates send more bytes)."
+        )
     if getattr(_compositor.ChopsUpdate, "_nf_runs_patched", False):
-        return
+        return None
     _compositor.ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
     _compositor.ChopsUpdate._nf_runs_patched = True  # type: ignore[attr-defined]
+    return None
 
 
-__all__ = ["ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "apply"]
+__all__ = ["ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "SWITCH", "apply"]

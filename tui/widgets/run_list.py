@@ -10,11 +10,10 @@ So ``scroll_offset.y`` is the index of the first row on screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from itertools import chain
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -36,6 +35,7 @@ from tui.formatting import (
     format_started,
     printable,
 )
+from tui.watch.store import Rows, RunStore, StoreChange
 from tui.widgets.status_badge import BADGE_CLASSES, BADGE_WIDTH, badge_text
 from tui.widgets.text_line import changed_span
 
@@ -126,57 +126,6 @@ def _fit(text: str, width: int, right: bool = False) -> str:
     return pad + text if right else text + pad
 
 
-def _matches(run: JobRun, text: str, statuses: frozenset[RunStatus] | None) -> bool:
-    if statuses is not None and run.status not in statuses:
-        return False
-    return not text or text in run.run_name.casefold()
-
-
-def _status_changed(old: JobRun, new: JobRun) -> bool:
-    if old.status is not new.status:
-        return True
-    # Two unknown statuses differ only by their raw text, which is what the badge shows.
-    return new.status is RunStatus.UNKNOWN and old.raw_status != new.raw_status
-
-
-class _Rows:
-    """Runs in display order with id -> position in O(1), cheap to grow at both ends.
-
-    Each id gets a sequence number; position = seq - seq of the first item. Prepending only
-    lowers the base, so inserting at the top does not renumber the other 100k ids.
-    """
-
-    __slots__ = ("_base", "_seq", "items")
-
-    def __init__(self, runs: Iterable[JobRun] = ()) -> None:
-        self.items: list[JobRun] = []
-        self._seq: dict[str, int] = {}
-        self._base = 0
-        self.extend(runs)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def position(self, run_id: str) -> int | None:
-        seq = self._seq.get(run_id)
-        return None if seq is None else seq - self._base
-
-    def append(self, run: JobRun) -> None:
-        self._seq[run.id] = self._base + len(self.items)
-        self.items.append(run)
-
-    def extend(self, runs: Iterable[JobRun]) -> None:
-        for run in runs:
-            self.append(run)
-
-    def prepend(self, runs: Sequence[JobRun]) -> None:
-        """Insert `runs` (ids not present, in display order) before the first item."""
-        self._base -= len(runs)
-        for offset, run in enumerate(runs):
-            self._seq[run.id] = self._base + offset
-        self.items[:0] = runs
-
-
 class RunList(ScrollView, can_focus=True, inherit_bindings=False):
     """The runs of one job, newest first, with a cursor; renders only what is on screen."""
 
@@ -246,16 +195,15 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._now = now
-        self._all = _Rows()
-        self._filtered: _Rows | None = None  # None: no filter, every loaded run is shown
-        self._filter_text = ""
-        self._filter_statuses: frozenset[RunStatus] | None = None
-        self._active_ids: set[str] = set()
+        self.store = RunStore()
+        self._cursor_index = -1
+        self._cursor_id: str | None = None
         self._cursor = -1  # index into the shown rows; -1 when there are none
         self._has_more = False
         self._loading_more = False
         self._need_more_sent = False
         self._filtered_pages = 0  # pages appended under a filter since the last key press
+        self._problems: Mapping[str, str] = {}
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE_SIZE)
         self._last_tick_now: datetime | None = None
 
@@ -264,7 +212,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def runs(self) -> Sequence[JobRun]:
         """Every loaded run, newest first (the list itself: do not mutate)."""
-        return self._all.items
+        return self.store.runs
 
     @property
     def shown_count(self) -> int:
@@ -274,14 +222,12 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def loaded_count(self) -> int:
         """Runs loaded, filtered or not."""
-        return len(self._all)
+        return len(self.store)
 
     @property
     def active_runs(self) -> list[JobRun]:
         """Loaded runs that can still change, newest first."""
-        rows = self._all
-        positions = sorted(p for i in self._active_ids if (p := rows.position(i)) is not None)
-        return [rows.items[p] for p in positions]
+        return self.store.active_runs
 
     @property
     def highlighted_run(self) -> JobRun | None:
@@ -311,91 +257,96 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
     def loading_more(self, value: bool) -> None:
         self.set_loading_more(value)
 
-    # ----------------------------------------------------------------- data updates
+    # ----------------------------------------------------------------- showing a store
 
-    def clear_runs(self) -> None:
-        """Forget every run (another job was selected); the filter stays."""
-        self._all = _Rows()
-        if self._filtered is not None:
-            self._filtered = _Rows()
-        self._active_ids.clear()
-        self._cursor = -1
+    def show_store(self, store: RunStore) -> None:
+        """Show another job's runs (its feed's store); the filter in force carries over."""
+        text, statuses = self.store.filter_text, self.store.filter_statuses
+        self.store = store
+        store.set_filter(text, statuses)
+        self._cursor = 0 if store.shown else -1
         self._has_more = False
         self._loading_more = False
         self._need_more_sent = False
         self._filtered_pages = 0
+        self._problems = {}
         self._cache.clear()
         self._sync_virtual_size()
         if self.is_mounted:
             self.scroll_to(y=0, animate=False, force=True)
         self.refresh()
-
-    def append_page(self, runs: Sequence[JobRun], has_more: bool) -> None:
-        """Add an older page at the end; runs already loaded are updated in place."""
-        view = self._view
-        shown_before = len(view)
-        footer_before = self._footer_text()
-        known: list[JobRun] = []
-        rows, filtered = self._all, self._filtered
-        text, statuses = self._filter_text, self._filter_statuses
-        for run in runs:
-            if rows.position(run.id) is not None:
-                known.append(run)
-                continue
-            rows.append(run)
-            if run.is_active:
-                self._active_ids.add(run.id)
-            if filtered is not None and _matches(run, text, statuses):
-                filtered.append(run)
-        if known:
-            self.update_runs(known)
-        if filtered is not None:
-            self._filtered_pages += 1
-        self._has_more = has_more
-        self._need_more_sent = False
-        view = self._view
-        if len(view) != shown_before or self._footer_text() != footer_before:
-            self._sync_virtual_size()
-            # New rows and the footer line after them; above them nothing moved.
-            self._refresh_rows(range(shown_before, len(view) + 1))
-        if self._cursor < 0 and len(view):
-            self._set_cursor(0)
         self._check_need_more()
 
-    def merge_head(self, runs: Sequence[JobRun]) -> int:
-        """Merge a refreshed first page: new runs go on top, known ones update in place.
+    def apply(self, changes: Iterable[StoreChange]) -> None:
+        """Show what the store's changes did: move the cursor with its run, repaint only the
+        rows that changed."""
+        for change in changes:
+            self._apply_one(change)
 
-        The cursor stays on its run; when scrolled down, the view shifts with the insert so
-        what the user is reading does not move. Returns how many runs were inserted.
-        """
-        rows = self._all
-        fresh: list[JobRun] = []
-        fresh_ids: set[str] = set()
-        known: list[JobRun] = []
-        for run in runs:
-            if run.id in fresh_ids:
-                continue
-            if rows.position(run.id) is None:
-                fresh.append(run)
-                fresh_ids.add(run.id)
-            else:
-                known.append(run)
-        if known:
-            self.update_runs(known)
-        if not fresh:
-            return 0
-        rows.prepend(fresh)
-        for run in fresh:
-            if run.is_active:
-                self._active_ids.add(run.id)
-        shown = fresh
-        if self._filtered is not None:
-            text, statuses = self._filter_text, self._filter_statuses
-            shown = [run for run in fresh if _matches(run, text, statuses)]
-            self._filtered.prepend(shown)
-        if not shown:
-            return len(fresh)
-        shift = len(shown)
+    def set_feed_state(
+        self, *, has_more: bool, loading_more: bool, problems: Mapping[str, str]
+    ) -> None:
+        """What the feed says beside the runs: more to load, a page on its way, run problems."""
+        if problems != self._problems:
+            dirty = set(problems) ^ set(self._problems)
+            dirty |= {i for i in problems if problems[i] != self._problems.get(i)}
+            self._problems = dict(problems)
+            self._refresh_rows(p for i in dirty if (p := self._view.position(i)) is not None)
+        if has_more != self._has_more:
+            self._has_more = has_more
+            self._need_more_sent = False
+            self._footer_changed()
+        self.set_loading_more(loading_more)
+
+    def _apply_one(self, change: StoreChange) -> None:
+        kind = change.kind
+        if kind == "cleared":
+            self._cursor = -1
+            self._need_more_sent = False
+            self._filtered_pages = 0
+            self._cache.clear()
+            self._sync_virtual_size()
+            if self.is_mounted:
+                self.scroll_to(y=0, animate=False, force=True)
+            self.refresh()
+        elif kind == "appended":
+            if self.store.filtered:
+                self._filtered_pages += 1
+            self._need_more_sent = False
+            self._sync_virtual_size()
+            # New rows and the footer line after them; above them nothing moved.
+            self._refresh_rows(range(change.first, change.first + change.count + 1))
+            if self._cursor < 0 and len(self._view):
+                self._set_cursor(0)
+            self._check_need_more()
+        elif kind == "prepended":
+            self._prepended(change.count)
+        elif kind == "updated":
+            self._refresh_rows(change.dirty)
+        elif kind == "removed":
+            self._removed(change.removed)
+        else:  # rebuilt
+            self._rebuilt_by_filter(self.highlighted_run_before_rebuild())
+
+    def highlighted_run_before_rebuild(self) -> JobRun | None:
+        """The run the cursor stood on before the shown rows were rebuilt, if still loaded."""
+        return None if self._cursor_id is None else self.store.get(self._cursor_id)
+
+    @property
+    def _cursor(self) -> int:
+        """Index of the cursor in the shown rows (-1: none); the run under it is remembered,
+        so a change that rebuilt the rows can put the cursor back on it."""
+        return self._cursor_index
+
+    @_cursor.setter
+    def _cursor(self, index: int) -> None:
+        self._cursor_index = index
+        view = self._view.items
+        self._cursor_id = view[index].id if 0 <= index < len(view) else None
+
+    def _prepended(self, shift: int) -> None:
+        if not shift:
+            return
         scroll_y = self.scroll_offset.y
         self._sync_virtual_size()
         if self._cursor >= 0:
@@ -407,68 +358,64 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()  # every row on screen moved down (or new ones are on top)
         if self._cursor < 0:
             self._set_cursor(0)
-        return len(fresh)
+
+    def _removed(self, removed: Sequence[int]) -> None:
+        """The cursor stays on its run, or takes the next older one shown (else the nearest
+        newer one)."""
+        previous = self.highlighted_run_before_rebuild()
+        cursor = self._cursor
+        if cursor >= 0:
+            cursor -= sum(1 for index in removed if index < cursor)
+            cursor = min(cursor, len(self._view) - 1)
+        self._cursor = cursor if self._view else -1
+        self._rows_rebuilt(previous)
+
+    def _rebuilt_by_filter(self, previous: JobRun | None) -> None:
+        cursor = -1 if previous is None else self.store.nearest_shown(previous.id)
+        if cursor < 0 and self._view:
+            cursor = 0
+        self._cursor = cursor
+        self._need_more_sent = False
+        self._rows_rebuilt(previous)
+
+    # ----------------------------------------------------------------- data updates
+    # Conveniences for a list that is not fed by an engine feed (and for tests): each changes
+    # the store and shows what changed.
+
+    def clear_runs(self) -> None:
+        """Forget every run (another job was selected); the filter stays."""
+        self._has_more = False
+        self._loading_more = False
+        self.apply([self.store.clear()])
+
+    def append_page(self, runs: Sequence[JobRun], has_more: bool) -> None:
+        """Add an older page at the end; runs already loaded are updated in place."""
+        footer_before = self._footer_text()
+        self._has_more = has_more
+        self.apply(self.store.append_page(runs))
+        if self._footer_text() != footer_before:
+            self._footer_changed()
+
+    def merge_head(self, runs: Sequence[JobRun]) -> int:
+        """Merge a refreshed first page: new runs go on top, known ones update in place.
+        Returns how many runs were inserted."""
+        before = len(self.store)
+        self.apply(self.store.merge_head(runs))
+        return len(self.store) - before
 
     def update_runs(self, runs: Iterable[JobRun]) -> list[tuple[JobRun, JobRun]]:
-        """Replace loaded runs by id; returns (old, new) for those whose status changed.
-
-        Unknown ids are ignored; identical runs change nothing and repaint nothing.
-        """
-        rows, filtered = self._all, self._filtered
-        text, statuses = self._filter_text, self._filter_statuses
-        changed: list[tuple[JobRun, JobRun]] = []
-        dirty: list[int] = []
-        refilter = False
-        for new in runs:
-            position = rows.position(new.id)
-            if position is None:
-                continue
-            old = rows.items[position]
-            if old == new:
-                continue
-            rows.items[position] = new
-            if new.is_active:
-                self._active_ids.add(new.id)
-            else:
-                self._active_ids.discard(new.id)
-            if _status_changed(old, new):
-                changed.append((old, new))
-            if filtered is None:
-                dirty.append(position)
-                continue
-            shown_at = filtered.position(new.id)
-            if (shown_at is not None) != _matches(new, text, statuses):
-                refilter = True  # it enters or leaves the filtered view
-            elif shown_at is not None:
-                filtered.items[shown_at] = new
-                dirty.append(shown_at)
-        if refilter:
-            self._apply_filter()
-        elif dirty:
-            self._refresh_rows(dirty)
-        return changed
+        """Replace loaded runs by id; returns (old, new) for those whose status changed."""
+        change = self.store.update(runs)
+        self.apply([change])
+        return list(change.status_changes)
 
     def remove_runs(self, run_ids: Iterable[str]) -> int:
-        """Drop runs the server no longer has (a 404 for the run). The cursor stays on its
-        run, or takes the next older one shown. Returns how many were dropped."""
-        drop = {run_id for run_id in run_ids if self._all.position(run_id) is not None}
-        if not drop:
-            return 0
-        items, cursor = self._view.items, self._cursor
-        previous = self.highlighted_run
-        target: str | None = None
-        if cursor >= 0:
-            # The nearest run at or below the cursor that stays, else the nearest above.
-            order = chain(range(cursor, len(items)), range(cursor - 1, -1, -1))
-            target = next((items[i].id for i in order if items[i].id not in drop), None)
-        self._all = _Rows(run for run in self._all.items if run.id not in drop)
-        if self._filtered is not None:
-            self._filtered = _Rows(run for run in self._filtered.items if run.id not in drop)
-        self._active_ids -= drop
-        position = None if target is None else self._view.position(target)
-        self._cursor = -1 if position is None else position
-        self._rows_rebuilt(previous)
-        return len(drop)
+        """Drop runs the server no longer has. Returns how many were dropped."""
+        before = len(self.store)
+        change = self.store.remove(run_ids)
+        if change is not None:
+            self.apply([change])
+        return before - len(self.store)
 
     def set_loading_more(self, loading: bool) -> None:
         """Show or hide "loading more…" in the footer."""
@@ -483,12 +430,15 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
         `statuses` None means any status; the cursor stays on its run if still shown.
         """
-        folded = text.casefold()
-        if folded == self._filter_text and statuses == self._filter_statuses:
+        was_filtered = self.store.filtered
+        previous = self.highlighted_run
+        change = self.store.set_filter(text, statuses)
+        if change is None:
             return
-        self._filter_text = folded
-        self._filter_statuses = statuses
-        self._apply_filter()
+        if not self.store.filtered or not was_filtered:
+            # A filter turned on; typing more of it does not search further by itself.
+            self._filtered_pages = 0
+        self._rebuilt_by_filter(previous)
 
     def select_run_id(self, run_id: str) -> None:
         """Put the cursor on a run, if it is shown."""
@@ -502,7 +452,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         if not view or not self.is_mounted:
             return
         relative = self.time_mode is TimeMode.RELATIVE
-        if not relative and not self._active_ids:
+        if not relative and not self.store.active_count:
             return
         now = self._now()
         previous, self._last_tick_now = self._last_tick_now, now
@@ -512,7 +462,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         regions: list[Region] = []
         for index in range(first, min(len(view), first + self._rows_visible())):
             run = view[index]
-            if not relative and run.id not in self._active_ids:
+            if not relative and not self.store.is_active(run.id):
                 continue
             # The cache key holds the time texts: a miss means what is painted is stale.
             key = self._row_key(run, index, width, now)
@@ -705,9 +655,9 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _footer_text(self) -> str:
         """The line after the last row ("" for none)."""
-        held = f" in {len(self._all):,} loaded \u2014 End searches older runs"
+        held = f" in {len(self.store):,} loaded \u2014 End searches older runs"
         if not self._view:
-            if self._filtered is not None and self._all:
+            if self.store.filtered and len(self.store):
                 if self._filter_held():
                     return "No runs match the filter" + held
                 return "No runs match the filter" + (" (loading more\u2026)" * self._loading_more)
@@ -715,7 +665,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         if self._loading_more:
             return "loading more\u2026"
         if not self._has_more:
-            return f"end of runs \u2014 {len(self._all):,} loaded"
+            return f"end of runs \u2014 {len(self.store):,} loaded"
         if self._filter_held():
             return "no more matches" + held
         return ""
@@ -723,15 +673,15 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
     def _filter_held(self) -> bool:
         """Older pages stopped loading by themselves under a filter (see MAX_FILTERED_PAGES)."""
         return (
-            self._filtered is not None and self._has_more and not self._loading_more
+            self.store.filtered and self._has_more and not self._loading_more
             and self._filtered_pages >= MAX_FILTERED_PAGES
         )
 
     # ----------------------------------------------------------------- internals
 
     @property
-    def _view(self) -> _Rows:
-        return self._all if self._filtered is None else self._filtered
+    def _view(self) -> Rows:
+        return self.store.view
 
     def _content_width(self) -> int:
         return self.scrollable_content_region.width
@@ -809,36 +759,6 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         # force: the scrollbar may not be laid out yet for rows added this frame.
         self.scroll_to(y=top, animate=False, force=True)
 
-    def _apply_filter(self) -> None:
-        """Rebuild the shown rows from the filter; keep the cursor on its run if still shown,
-        else on the nearest older run that is."""
-        previous = self.highlighted_run
-        was_filtered = self._filtered is not None
-        text, statuses = self._filter_text, self._filter_statuses
-        if not text and statuses is None:
-            self._filtered = None
-            cursor = -1 if previous is None else self._all.position(previous.id)
-        else:
-            previous_at = -1 if previous is None else self._all.position(previous.id)
-            filtered = _Rows()
-            cursor = None
-            for position, run in enumerate(self._all.items):
-                if _matches(run, text, statuses):
-                    if cursor is None and previous_at is not None and position >= previous_at:
-                        cursor = len(filtered)
-                    filtered.append(run)
-            self._filtered = filtered
-            if cursor is None:
-                cursor = len(filtered) - 1
-        if cursor is None or (cursor < 0 and self._view):
-            cursor = 0 if self._view else -1
-        self._cursor = cursor
-        self._need_more_sent = False
-        if self._filtered is None or not was_filtered:
-            # A filter turned on; typing more of it does not search further by itself.
-            self._filtered_pages = 0
-        self._rows_rebuilt(previous)
-
     def _rows_rebuilt(self, previous: JobRun | None) -> None:
         """After the shown rows were rebuilt (filter, runs dropped): size, scroll and repaint,
         and say so if the cursor now stands on another run than `previous`."""
@@ -857,7 +777,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         """Post NeedMore once when the cursor or the scroll is within a screen of the end."""
         if self._need_more_sent or not self._has_more or self._loading_more:
             return
-        if self._filtered is not None and self._filtered_pages >= MAX_FILTERED_PAGES:
+        if self.store.filtered and self._filtered_pages >= MAX_FILTERED_PAGES:
             return  # until a key press
         rows = self._rows_visible()
         last_seen = max(self._cursor, self.scroll_offset.y + rows - 1)

@@ -1,0 +1,147 @@
+"""What the engine tells its subscribers: small frozen dataclasses, no Textual.
+
+The app turns each into a Textual message; screens render from them. Nothing here refers to
+a widget.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..api.errors import NorthflankError
+from ..api.models import Job, JobRun, Page, Project
+from .store import StoreChange
+
+
+@dataclass(frozen=True, slots=True)
+class JobKey:
+    """Which job a feed watches."""
+
+    project_id: str
+    job_id: str
+
+
+class ProblemKind(str, enum.Enum):
+    """How bad the feed's current problem is (the status line colours it)."""
+
+    NONE = ""
+    WARNING = "warning"  # retrying by itself
+    ERROR = "error"  # stopped until the user acts
+
+
+class PlanReason(str, enum.Enum):
+    """Why the next poll is not at the plain refresh wish."""
+
+    NONE = ""
+    IDLE = "idle"
+    BUDGET = "budget"
+    OFFLINE = "offline"
+    RATE_LIMITED = "rate limited"
+    SERVER_ERROR = "server error"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """A feed's public state at one moment (monotonic times on the engine's clock)."""
+
+    key: JobKey
+    loaded: int = 0
+    shown: int = 0
+    active: int = 0
+    has_more: bool = False
+    loading_more: bool = False
+    polling_since: float | None = None
+    last_good: float | None = None
+    interval: float | None = None
+    interval_reason: PlanReason = PlanReason.NONE
+    next_poll_at: float | None = None
+    problem: str = ""
+    problem_kind: ProblemKind = ProblemKind.NONE
+    stopped: bool = False
+    run_problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def end_reached(self) -> bool:
+        return self.loaded > 0 and not self.has_more
+
+
+@dataclass(frozen=True, slots=True)
+class FeedChanged:
+    """A feed's runs changed (`changes`, in order) and/or its state did."""
+
+    key: JobKey
+    state: FeedState
+    changes: tuple[StoreChange, ...] = ()
+    updated_runs: tuple[JobRun, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunsFailed:
+    """Runs seen to fail in one poll of one feed (each run id is told once)."""
+
+    key: JobKey
+    runs: tuple[JobRun, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLost:
+    """The token or the job was refused (401, 403, 404): polling stopped until asked."""
+
+    key: JobKey | None
+    error: NorthflankError
+
+
+CatalogWhat = Literal["projects", "jobs"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectsLoaded:
+    page: Page[Project]
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobsLoaded:
+    project_id: str
+    page: Page[Job]
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogFailed:
+    """A page of projects or jobs could not be loaded."""
+
+    what: CatalogWhat
+    project_id: str | None
+    error: NorthflankError
+
+
+ActionWhat = Literal["start", "abort"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDone:
+    """A start or abort the user asked for finished; `error` is None when it worked."""
+
+    what: ActionWhat
+    key: JobKey
+    run_id: str | None
+    run_name: str | None
+    error: NorthflankError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCrashed:
+    """A task died of something unexpected (a bug, not an API error); the engine goes on."""
+
+    what: str
+    error: BaseException
+
+
+Event = (
+    FeedChanged | RunsFailed | AccessLost | ProjectsLoaded | JobsLoaded | CatalogFailed
+    | ActionDone | EngineCrashed
+)
