@@ -16,7 +16,9 @@ import tui
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("module", ["tui.api.client", "tui.simulator", "tui.config"])
+@pytest.mark.parametrize(
+    "module", ["tui.api.client", "tui.simulator", "tui.config", "tui.watch.scheduler"]
+)
 def test_data_layer_imports_no_textual(module: str) -> None:
     code = f"import sys, {module}; sys.exit(1 if any(m.split('.')[0] in "\
            "('textual', 'rich') for m in sys.modules) else 0)"

@@ -7,11 +7,12 @@ the simulator (in this process, on loopback); the output is read continuously an
    until a status badge ("✔ SUCCESS", "● RUNNING", ...) comes out of the pty; next to the time
    of a bare `python -c "import textual.app"` measured the same way, warm (each run once first).
 2. Appending one page of 100 runs with 1k, 10k, 100k loaded: the app in the pty is loaded with
-   pages through its normal path (`MainScreen._load_more` -> HTTP -> `RunsPageLoaded` ->
-   `RunList.append_page`) by a benchmarking harness (`python -m tui.bench app`, a MainScreen
-   subclass that keeps asking for the next page until the target is reached). The harness
-   times the message handler and the next frame (until `call_after_refresh` runs, i.e. the
-   frame was composed and handed to the terminal writer) for pages at each level.
+   pages through its normal path (`Scheduler.want_more` -> HTTP -> the feed's store ->
+   `FeedChanged` -> `RunList.apply`) by a benchmarking harness (`python -m tui.bench app`, a
+   MainScreen subclass that keeps asking the engine for the next page until the target is
+   reached). The harness times the message handler, the CPU of the next frame (until
+   `call_after_refresh` runs, i.e. the frame was composed and handed to the terminal writer)
+   and the wall time until then, for pages at each level.
 3. Key press to repaint with 100k loaded: `j` written to the pty until the newly highlighted
    run's name comes back out of it.
 4. Idle watching 5 running runs with 100k loaded: CPU of the app process (/proc/PID/stat),
@@ -343,9 +344,11 @@ def run_harness(args: argparse.Namespace) -> int:
     from .api.client import NorthflankClient
     from .api.ratelimit import RateLimitBudget
     from .app import NfRunsApp
-    from .messages import RunsPageLoaded, RunsPolled
+    from .messages import EngineMessage
     from .options import AppOptions
     from .screens.main import MainScreen
+    from .watch.events import FeedChanged
+    from .watch.scheduler import Scheduler
 
     plan = HarnessPlan(args.preload, sorted(args.level), args.per_level)
     report = open(args.report, "a", encoding="utf-8")  # noqa: SIM115 - open for the app's life
@@ -367,18 +370,17 @@ def run_harness(args: argparse.Namespace) -> int:
     gc.callbacks.append(on_gc)
 
     class PreloadScreen(MainScreen):
-        def __init__(self, client: NorthflankClient, options: AppOptions) -> None:
-            super().__init__(client, options)
+        """Loads older pages through the engine's public API (`Scheduler.want_more`) and
+        times how the screen shows each: its message handler, then the CPU the next frame
+        took (compose and write, not the wait for the refresh tick), and the wall time until
+        that frame was done."""
+
+        def __init__(self, scheduler: Scheduler, options: AppOptions,
+                     now: Callable[[], datetime]) -> None:
+            super().__init__(scheduler, options, now=now)
             self._bench_started = False
             self._bench_done = False
             self._bench_rss: set[int] = set()
-            self._bench_frame = (0.0, 0.0)  # the last screen update: start, end
-
-        def _on_timer_update(self) -> None:
-            # Time each frame (layout, compositing, writing): Screen's own update callback.
-            start = time.perf_counter()
-            super()._on_timer_update()
-            self._bench_frame = (start, time.perf_counter())
 
         def _bench_level(self, loaded: int) -> int | None:
             for level in plan.levels:
@@ -386,58 +388,60 @@ def run_harness(args: argparse.Namespace) -> int:
                     return level
             return None
 
-        def on_runs_polled(self, message: RunsPolled) -> None:
-            super().on_runs_polled(message)
-            message.prevent_default()  # the base handler ran just now
-            if not self._bench_started and message.key == self.key:
+        def on_engine_message(self, message: EngineMessage) -> None:
+            event = message.event
+            appended = isinstance(event, FeedChanged) and event.key == self.key and any(
+                change.kind == "appended" for change in event.changes)
+            before = self.run_list.loaded_count
+            start, cpu_start = time.perf_counter(), time.process_time()
+            super().on_engine_message(message)
+            handled, cpu_handled = time.perf_counter(), time.process_time()
+            if not appended:
+                return
+            if not self._bench_started:
                 self._bench_started = True
                 emit(event="first_page", loaded=self.run_list.loaded_count)
                 self._bench_next()
+                return
+            self.call_after_refresh(self._bench_painted, before, start, handled, cpu_start,
+                                    cpu_handled)
 
-        def on_runs_page_loaded(self, message: RunsPageLoaded) -> None:
-            before = self.run_list.loaded_count
-            start = time.perf_counter()
-            super().on_runs_page_loaded(message)
-            handled = time.perf_counter()
-            message.prevent_default()
-            if message.key == self.key:
-                self.call_after_refresh(self._bench_painted, before, start, handled)
-
-        def _bench_painted(self, before: int, start: float, handled: float) -> None:
-            painted = time.perf_counter()
+        def _bench_painted(self, before: int, start: float, handled: float, cpu_start: float,
+                           cpu_handled: float) -> None:
+            painted, cpu_painted = time.perf_counter(), time.process_time()
             level = self._bench_level(before)
-            frame_start, frame_end = self._bench_frame
             if level is not None:
                 emit(event="append", level=level, loaded=before,
                      added=self.run_list.loaded_count - before,
                      handler_ms=(handled - start) * 1000,
-                     frame_ms=(frame_end - frame_start) * 1000 if frame_start > handled else 0,
+                     frame_ms=max(0.0, cpu_painted - cpu_handled) * 1000,
                      painted_ms=(painted - start) * 1000)
             self._bench_next()
 
         def _bench_next(self) -> None:
-            if self._bench_done:
+            if self._bench_done or self.feed is None:
                 return
             loaded = self.run_list.loaded_count
             for level in plan.levels:
                 if loaded >= level and level not in self._bench_rss:
                     self._bench_rss.add(level)
                     emit(event="rss", level=level, loaded=loaded, rss_mb=rss_mb())
-            if loaded >= plan.target or not self._has_more:
+            if loaded >= plan.target or not self.feed.has_more:
                 self._bench_done = True
                 gc.callbacks.remove(on_gc)
                 emit(event="preloaded", loaded=loaded, rss_mb=rss_mb(), full_gc_ms=full_gc_ms)
                 return
+            key = self.feed.key
             if self._bench_level(loaded) is not None:
                 # A measured page: ask for it once the app is quiet, as a user would meet it.
-                self.set_timer(0.1, self._load_more_if_due)
+                self.set_timer(0.1, lambda: self.scheduler.want_more(key))
             else:
-                self._load_more_if_due()
+                self.scheduler.want_more(key)
 
     class HarnessApp(NfRunsApp):
         def get_default_screen(self) -> MainScreen:
-            assert self.client is not None
-            return PreloadScreen(self.client, self.options)
+            assert self.scheduler is not None
+            return PreloadScreen(self.scheduler, self.options, self.now)
 
     token = os.environ.get("NORTHFLANK_API_TOKEN", "")
     client = NorthflankClient(token, args.api_url, budget=RateLimitBudget(share=BUDGET_SHARE))

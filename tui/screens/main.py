@@ -172,8 +172,7 @@ class MainScreen(Screen[None]):
 
     # ----- what the engine says -------------------------------------------------------------
 
-    @on(EngineMessage)
-    def _engine(self, message: EngineMessage) -> None:
+    def on_engine_message(self, message: EngineMessage) -> None:
         event = message.event
         if isinstance(event, FeedChanged):
             self._feed_changed(event)
