@@ -721,3 +721,46 @@ async def test_remove_runs_under_a_filter_and_at_the_end() -> None:
         assert runs.highlighted_run is not None and runs.highlighted_run.id == "run-3"
         runs.set_filter("", None)
         assert [run.id for run in runs.runs] == ["run-0", "run-1", "run-3", "run-4"]
+
+
+async def test_a_huge_name_costs_no_more_than_a_short_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name of a million characters: the sanitiser and the cut see a bounded string."""
+    import tui.widgets.run_list as run_list_module
+
+    seen: list[int] = []
+    original = run_list_module.printable
+
+    def counting(text: str) -> str:
+        seen.append(len(text))
+        return original(text)
+
+    monkeypatch.setattr(run_list_module, "printable", counting)
+    async with RunListApp().run_test(size=(80, 24)) as pilot:
+        _app, runs = await started(pilot)
+        name = "start-" + "y" * 1_000_000 + "-the-end"
+        runs.append_page([make_run(0, RunStatus.RUNNING, name=name)], has_more=False)
+        await pilot.pause()
+        for _ in range(5):
+            runs.tick()
+            await pilot.pause()
+        [row] = runs.visible_text()
+        assert "start-" in row and "-the-end" in row
+        assert seen and max(seen) <= 2 * run_list_module.MAX_NAME_SHOWN + 1
+
+
+async def test_a_run_that_cannot_be_refreshed_says_why_in_its_row() -> None:
+    async with RunListApp().run_test(size=(100, 24)) as pilot:
+        _app, runs = await started(pilot)
+        runs.append_page([make_run(0, RunStatus.RUNNING, name="alpha-run"),
+                          make_run(1, RunStatus.RUNNING, name="beta-run")], has_more=False)
+        await pilot.pause()
+        first = runs.runs[0].id
+        runs.set_feed_state(has_more=False, loading_more=False,
+                            problems={first: "cannot refresh (403)"})
+        await pilot.pause()
+        rows = runs.visible_text()
+        assert "alpha-run" in rows[0] and "\u26a0 cannot refresh (403)" in rows[0]
+        assert "\u26a0" not in rows[1]
+        runs.set_feed_state(has_more=False, loading_more=False, problems={})
+        await pilot.pause()
+        assert "\u26a0" not in runs.visible_text()[0]

@@ -42,6 +42,8 @@ from tui.widgets.text_line import changed_span
 __all__ = ["RunList"]
 
 ELLIPSIS = "\u2026"
+# No terminal shows more of a name than this many characters from each end.
+MAX_NAME_SHOWN = 500
 # Enough Strips for several screens of rows, so scrolling back and forth is mostly cache hits.
 ROW_CACHE_SIZE = 1000
 # With a filter on, older pages load by themselves to fill the screen, but at most this many
@@ -99,6 +101,23 @@ def _fit_middle(text: str, width: int) -> str:
     while cell_len(end) > tail:  # wide characters: fewer of them fit
         end = end[1:]
     return _fit(set_cell_size(text, head) + ELLIPSIS + end, width)
+
+
+def _name_cell(run: JobRun, problem: str | None, width: int) -> str:
+    """The Run cell: the name cut in the middle, and why the run cannot be refreshed, if so
+    (kept whole at the end). Its cost does not depend on the name's length."""
+    name = run.run_name
+    if len(name) > 2 * MAX_NAME_SHOWN:
+        # Both ends survive the middle cut below.
+        name = name[:MAX_NAME_SHOWN] + ELLIPSIS + name[-MAX_NAME_SHOWN:]
+    text = printable(name)
+    if not problem:
+        return _fit_middle(text, width)
+    warning = "\u26a0 " + printable(problem[:MAX_NAME_SHOWN])
+    if width - cell_len(warning) - 2 < _MIN_NAME_WIDTH // 2:  # no room for both
+        return _fit(warning, width)
+    room = width - cell_len(warning) - 2
+    return _fit_middle(text, room) + "  " + _fit(warning, width - room - 2)
 
 
 def _duration_x(layout: _Layout) -> int:
@@ -583,6 +602,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         is_cursor = index == self._cursor
         return (
             run,
+            self._problems.get(run.id),
             width,
             mode,
             is_cursor,
@@ -615,7 +635,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             Segment(" " * _MARGIN, base),
             Segment(_fit(badge, BADGE_WIDTH), badge_style),
             gap,
-            Segment(_fit_middle(printable(run.run_name), layout.name), base),
+            Segment(_name_cell(run, self._problems.get(run.id), layout.name), base),
         ]
         if layout.started:
             started = format_started(run.started_at, now, self.time_mode)
