@@ -27,7 +27,7 @@ from tui.api.errors import (
 )
 from tui.api.models import JobRun, Page, RunStatus, parse_timestamp
 from tui.api.ratelimit import RateLimitBudget
-from tui.simulator import Simulator
+from tui.simulator import Simulator, run_simulator
 
 from .conftest import make_client
 
@@ -417,13 +417,16 @@ def test_budget_stretches_the_interval_to_fit() -> None:
     assert budget.available() == 500
 
 
-async def test_clock_skew_from_the_date_header(sim: Simulator) -> None:
-    sim.world.set_speed(1.0)
-    sim.faults.clock_offset = 120.0
-    async with make_client(sim) as client:
-        await client.list_projects()
-        server_now = client.server_now()
-    expected = sim.world.now() + timedelta(seconds=120)
+async def test_clock_skew_from_the_date_header() -> None:
+    # The simulated clock starts at this machine's time: a server more than a day off (the
+    # frozen START of the `sim` fixture, days ago) is a wrong clock, ignored (issue 8 class 5).
+    with run_simulator(seed=7, speed=1.0, history=False,
+                       start=datetime.now(timezone.utc)) as sim:
+        sim.faults.clock_offset = 120.0
+        async with make_client(sim) as client:
+            await client.list_projects()
+            server_now = client.server_now()
+        expected = sim.world.now() + timedelta(seconds=120)
     assert abs((server_now - expected).total_seconds()) < 2.5
 
 
