@@ -20,6 +20,9 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 ACCEPT_ENCODING = "gzip, deflate"
 
 _IDENTITY = ("", "identity")
+# An integer with more digits than this is no count or id: it reads as infinity (which no
+# model field accepts), so that one such field makes one object unreadable, not the page.
+MAX_INT_DIGITS = 300
 
 
 class _Inflater:
@@ -92,10 +95,14 @@ async def read_capped(
     return b"".join(parts)
 
 
+def _parse_int(text: str) -> int | float:
+    return int(text) if len(text) <= MAX_INT_DIGITS else float("inf")
+
+
 def parse_json(content: bytes, what: str) -> object:
     """JSON from a body; BadResponseError for anything that is not (never RecursionError)."""
     try:
-        return json.loads(content)
+        return json.loads(content, parse_int=_parse_int)
     except RecursionError:
         raise BadResponseError(
             f"Unexpected API answer for {what}: JSON nested too deeply."

@@ -25,7 +25,7 @@ MAX_RESET_SECONDS = 7200.0
 # A server clock further than this from ours is wrong, not skewed: it is ignored.
 MAX_CLOCK_SKEW = 86400.0
 
-_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _MAX_NUMBER_TEXT = 40
 _MAX_DATE_TEXT = 64
 
@@ -35,7 +35,7 @@ def finite_number(value: str | None) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if len(text) > _MAX_NUMBER_TEXT or not _DECIMAL.match(text):
+    if len(text) > _MAX_NUMBER_TEXT or not _DECIMAL.fullmatch(text):
         return None
     number = float(text)
     return number if math.isfinite(number) else None

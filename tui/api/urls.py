@@ -26,7 +26,7 @@ MAX_PORT = 65535
 _ID_FORBIDDEN = frozenset("/?#%\\")
 # A DNS name as httpx sends it (IDNA-encoded): letters, digits, hyphens, dots.
 _LABEL = rb"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?"
-_HOST_NAME = re.compile(rb"^" + _LABEL + rb"(\." + _LABEL + rb")*\.?$")
+_HOST_NAME = re.compile(_LABEL + rb"(\." + _LABEL + rb")*\.?")
 
 
 def shown_id(value: str) -> str:
@@ -108,7 +108,7 @@ def check_base_url(base_url: str) -> str:
         raise ConfigError(f"Not an http(s) URL: {shown!r}")
     host = url.host
     if not host or not (is_loopback(host) or _is_ip_literal(host)
-                        or _HOST_NAME.match(url.raw_host.lower())):
+                        or _HOST_NAME.fullmatch(url.raw_host.lower())):
         raise ConfigError(f"Not a valid host name in the API URL: {shown!r}")
     if url.port is not None and not 1 <= url.port <= MAX_PORT:
         raise _url_error(f"has a port out of range ({url.port}; 1-{MAX_PORT})")
