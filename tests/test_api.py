@@ -13,11 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui.api.client import NorthflankClient, check_base_url, walk_pages
+from tui.api.client import NorthflankClient, check_base_url, is_loopback, walk_pages
 from tui.api.errors import (
     BadResponseError,
+    BudgetExhaustedError,
     ConfigError,
     ForbiddenError,
+    InconsistentPagesError,
+    InvalidIdError,
     NetworkError,
     NorthflankError,
     NotFoundError,
@@ -27,7 +30,7 @@ from tui.api.errors import (
 )
 from tui.api.models import JobRun, Page, RunStatus, parse_timestamp
 from tui.api.ratelimit import RateLimitBudget
-from tui.simulator import Simulator
+from tui.simulator import Simulator, run_simulator
 
 from .conftest import make_client
 
@@ -417,13 +420,16 @@ def test_budget_stretches_the_interval_to_fit() -> None:
     assert budget.available() == 500
 
 
-async def test_clock_skew_from_the_date_header(sim: Simulator) -> None:
-    sim.world.set_speed(1.0)
-    sim.faults.clock_offset = 120.0
-    async with make_client(sim) as client:
-        await client.list_projects()
-        server_now = client.server_now()
-    expected = sim.world.now() + timedelta(seconds=120)
+async def test_clock_skew_from_the_date_header() -> None:
+    # The simulated clock starts at this machine's time: a server more than a day off (the
+    # frozen START of the `sim` fixture, days ago) is a wrong clock, ignored (issue 8 class 5).
+    with run_simulator(seed=7, speed=1.0, history=False,
+                       start=datetime.now(timezone.utc)) as sim:
+        sim.faults.clock_offset = 120.0
+        async with make_client(sim) as client:
+            await client.list_projects()
+            server_now = client.server_now()
+        expected = sim.world.now() + timedelta(seconds=120)
     assert abs((server_now - expected).total_seconds()) < 2.5
 
 
@@ -463,3 +469,384 @@ def test_budget_is_not_fooled_by_jitter_in_the_reset() -> None:
     clock[0] = 3700.0  # the reset came: the quota grew back
     answer(999, 3600)
     assert budget.spent_in_window() == 1 and budget.available() == 499
+
+
+# ----- hardening (issue 8) -------------------------------------------------------------------
+
+RUN = "d34582a4-35bd-4c71-8e7c-e36999b88723"
+OK_BODIES = {
+    "list": {"data": {"projects": [], "jobs": [], "runs": []},
+             "pagination": {"hasNextPage": False, "count": 0}},
+    "run": {"data": _run_json()},
+    "start": {"data": {"id": RUN, "runName": "r"}},
+    "logs": {"data": []},
+}
+
+
+def _recording_client(
+    sent: list[str], *, team: str | None = None, **options: object
+) -> NorthflankClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.raw_path.decode()}")
+        path = request.url.path
+        if path.endswith("/logs"):
+            body = OK_BODIES["logs"]
+        elif request.method == "POST":
+            body = OK_BODIES["start"]
+        elif path.endswith(f"/runs/{RUN}") or path.endswith("/runs/r%2Fx"):
+            body = OK_BODIES["run"]
+        else:
+            body = OK_BODIES["list"]
+        return httpx.Response(200, json=body)
+
+    return NorthflankClient(
+        "tok", "https://api.example.test", team=team, sleep=SleepRecorder(),
+        transport=httpx.MockTransport(handler), **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("team", [None, "my-team"])
+async def test_the_exact_url_of_every_request(team: str | None) -> None:
+    sent: list[str] = []
+    prefix = f"/v1/teams/{team}" if team else "/v1"
+    jobs = f"{prefix}/projects/p/jobs"
+    async with _recording_client(sent, team=team) as client:
+        await client.list_projects()
+        await client.list_projects(per_page=10, cursor="c/1=")
+        await client.list_projects(per_page=10, page=2)
+        await client.list_jobs("p")
+        await client.get_job_runs("p", "j", per_page=100, cursor="abc")
+        await client.get_job_run("p", "j", RUN)
+        await client.start_job_run("p", "j")
+        await client.abort_job_run("p", "j", RUN)
+        await client.get_run_logs("p", "j", RUN, line_limit=50)
+    assert sent == [
+        f"GET {prefix}/projects?per_page=50",
+        f"GET {prefix}/projects?per_page=10&cursor=c%2F1%3D",
+        f"GET {prefix}/projects?per_page=10&page=2",
+        f"GET {jobs}?per_page=50",
+        f"GET {jobs}/j/runs?per_page=100&cursor=abc",
+        f"GET {jobs}/j/runs/{RUN}",
+        f"POST {jobs}/j/runs",
+        f"DELETE {jobs}/j/runs/{RUN}",
+        f"GET {jobs}/j/logs?queryType=range&runId={RUN}&lineLimit=50&direction=backward",
+    ]
+
+
+BAD_IDS = ["", ".", "..", "a/b", "../x", "a?b", "a#b", "%2e%2e", "a%2Fb", "a b", "a\tb",
+           "\x1b]52;c;aGk=\x07", "a\x00", "a\x7f", "a\x9b", "\u202ex", "\ud800", "a\\b",
+           "x" * 257]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+async def test_a_bad_id_in_any_place_sends_nothing(bad: str) -> None:
+    sent: list[str] = []
+    async with _recording_client(sent) as client:
+        calls = [
+            lambda: client.list_jobs(bad),
+            lambda: client.get_job_runs(bad, "j"), lambda: client.get_job_runs("p", bad),
+            lambda: client.get_job_run("p", "j", bad), lambda: client.get_job_run(bad, "j", RUN),
+            lambda: client.start_job_run("p", bad), lambda: client.abort_job_run("p", "j", bad),
+            lambda: client.abort_job_run("p", bad, RUN),
+            lambda: client.get_run_logs("p", "j", bad), lambda: client.get_run_logs(bad, "j", RUN),
+        ]
+        for call in calls:
+            with pytest.raises(InvalidIdError) as caught:
+                await call()
+            message = str(caught.value)
+            assert message.startswith("Refusing to send a request for ")
+            assert message.isprintable() and len(message) < 200
+    if bad:  # an empty team is no team
+        async with _recording_client(sent, team=bad) as team_client:
+            with pytest.raises(InvalidIdError, match="team id"):
+                await team_client.list_projects()
+    assert sent == []
+    assert client.request_count == 0 and client.budget.spent_in_window() == 0
+
+
+async def test_odd_but_valid_ids_are_one_encoded_segment() -> None:
+    sent: list[str] = []
+    async with _recording_client(sent) as client:
+        await client.get_job_runs("ünï", "a:b@c;d")
+    assert sent == ["GET /v1/projects/%C3%BCn%C3%AF/jobs/a%3Ab%40c%3Bd/runs?per_page=50"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "[::1]"])
+def test_loopback_over_plain_http(host: str) -> None:
+    assert check_base_url(f"http://{host}:8080") == f"http://{host}:8080"
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1.evil.example", "http://127.evil.example", "http://localhost.evil.example",
+    "http://127.1", "http://[::ffff:127.0.0.1]", "http://0.0.0.0", "http://[::2]",
+    "http://10.0.0.1", "http://localhost2",
+])
+def test_plain_http_to_anything_else_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"plain http|Not a valid host"):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize("url", [
+    "https://user:hunter2secret@api.example.com", "http://user:hunter2secret@127.0.0.1:80",
+    "https://hunter2secret@api.example.com", "ftp://x:hunter2secret@host",
+    "http://127.0.0.1\\@hunter2secret.example",
+])
+def test_a_url_with_a_password_is_refused_without_showing_it(url: str) -> None:
+    with pytest.raises(ConfigError, match="user name or password") as caught:
+        check_base_url(url)
+    assert "hunter2secret" not in str(caught.value) + repr(caught.value)
+
+
+@pytest.mark.parametrize(("url", "match"), [
+    ("https://api.example.com/v1", "leave out /v1"),
+    ("https://api.example.com/v1/", "leave out /v1"),
+    ("https://api.example.com/api", "must have no path"),
+    ("https://api.example.com?x=1", "query"),
+    ("https://api.example.com/#frag", "fragment"),
+    ("https://api.example.com:99999", "port out of range"),
+    ("https://api.exa\x1bmple.com", "control characters"),
+    ("https://api.example.com:0", "port out of range"),
+    ("https://exa mple.com", "Not a valid host"),
+    ("mailto:x@y", "user name|Not an http"),
+])
+def test_base_url_shapes_refused(url: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as caught:
+        check_base_url(url)
+    assert "\n" not in str(caught.value) and str(caught.value).isprintable()
+
+
+def test_header_numbers_are_finite_and_clamped() -> None:
+    from tui.api.headers import finite_number, rate_limit_numbers, retry_after
+
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    for text in ("inf", "-inf", "nan", "1e400", "Infinity", "0x10", "", "1 2", "\u0661"):
+        assert finite_number(text) is None, text
+    cases = {"0": 1.0, "-5": 1.0, "0.2": 1.0, "2": 2.0, "99999999": 3600.0,
+             "Mon, 01 Jan 2001 00:00:00 GMT": 1.0, "Fri, 31 Dec 9999 23:59:59 GMT": 3600.0,
+             "Mon, 01 Jun 2026 00:01:00 GMT": 60.0}
+    for value, seconds in cases.items():
+        assert retry_after({"retry-after": value}, now) == seconds, value
+    for value in ("inf", "1e400", "nan", "soon"):
+        assert retry_after({"retry-after": value}, now) is None
+    # A date is measured against the answer's own Date: both are the server's clock.
+    assert retry_after({"retry-after": "Mon, 01 Jan 2001 00:02:00 GMT",
+                        "date": "Mon, 01 Jan 2001 00:00:00 GMT"}, now) == 120.0
+    assert retry_after({"x-ratelimit-reset": "1e400"}, now) is None
+    assert rate_limit_numbers({"x-ratelimit-limit": "inf", "x-ratelimit-remaining": "-1",
+                               "x-ratelimit-reset": "7201"}) == (None, None, None)
+    assert rate_limit_numbers({"x-ratelimit-limit": "1e7", "x-ratelimit-remaining": "0",
+                               "x-ratelimit-reset": "7200"}) == (10_000_000, 0, 7200.0)
+    assert rate_limit_numbers({"x-ratelimit-limit": "0"}) == (None, None, None)
+
+
+def test_an_absurd_server_clock_is_ignored_and_said_once() -> None:
+    from tui.api.headers import ClockSkew
+
+    local = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    skew = ClockSkew()
+    skew.observe("Mon, 01 Jun 2026 13:00:00 GMT", local)
+    assert skew.seconds == 3600.0 and skew.warning is None
+    skew.observe("Fri, 31 Dec 9999 23:59:59 GMT", local)
+    first = skew.warning
+    assert first is not None and first.startswith("the API's clock looks wrong (")
+    assert "7973 years ahead" in first
+    skew.observe("Thu, 01 Jan 1970 00:00:00 GMT", local)
+    assert skew.warning == first and skew.seconds == 3600.0
+    for garbage in ("", "tomorrow", "Tue, 32 Foo 2026 99:99:99 +9999", "x" * 10_000):
+        skew.observe(garbage, local)
+    assert skew.seconds == 3600.0
+    assert skew.server_now(datetime.max.replace(tzinfo=timezone.utc)).year == 9999
+
+
+async def test_server_now_never_raises() -> None:
+    async with NorthflankClient(
+        "tok", "https://api.example.test",
+        wall_clock=lambda: datetime.max.replace(tzinfo=timezone.utc),
+    ) as client:
+        client.skew.observe("Fri, 31 Dec 9999 23:00:00 GMT", datetime(9999, 12, 31, 22,
+                                                                        tzinfo=timezone.utc))
+        assert client.skew.seconds == 3600.0
+        assert client.server_now().year == 9999
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_any_header_text_parses_or_is_ignored(retry: str, date: str) -> None:
+    from tui.api.headers import ClockSkew, rate_limit_numbers, retry_after
+
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    seconds = retry_after({"retry-after": retry, "date": date, "x-ratelimit-reset": retry}, now)
+    assert seconds is None or 1.0 <= seconds <= 3600.0
+    limit, _, reset = rate_limit_numbers({"x-ratelimit-limit": retry,
+                                                  "x-ratelimit-remaining": date,
+                                                  "x-ratelimit-reset": retry})
+    assert limit is None or 1 <= limit <= 10_000_000
+    assert reset is None or 0 <= reset <= 7200
+    skew = ClockSkew()
+    skew.observe(date, now)
+    assert abs(skew.seconds) <= 86400
+
+
+def test_the_gate_holds_the_share_per_rolling_hour() -> None:
+    clock = [0.0]
+    budget = RateLimitBudget(share=0.5, default_limit=100, clock=lambda: clock[0])
+    assert budget.share_limit() == 50 and budget.burst_limit() == 10
+    sent = 0
+    for minute in range(60):
+        clock[0] = minute * 60.0
+        for _ in range(10):
+            with contextlib.suppress(BudgetExhaustedError):
+                budget.admit()
+                sent += 1
+    assert sent == 50
+    clock[0] = 3599.0
+    with pytest.raises(BudgetExhaustedError, match=r"share .*50 of 100") as caught:
+        budget.admit()
+    assert caught.value.retry_in == pytest.approx(1.0)
+    assert isinstance(caught.value, RateLimitedError) and caught.value.retry_after == 1.0
+    clock[0] = 3600.0  # the first burst leaves the rolling hour
+    for _ in range(10):
+        budget.admit()
+    with pytest.raises(BudgetExhaustedError):
+        budget.admit()
+
+
+def test_the_burst_cap_follows_the_share() -> None:
+    clock = [0.0]
+    budget = RateLimitBudget(share=0.5, clock=lambda: clock[0])
+    assert budget.burst_limit() == 41  # 500/h // 12
+    for _ in range(41):
+        budget.admit()
+    clock[0] = 30.0
+    with pytest.raises(BudgetExhaustedError, match="41 requests in the last 60 s") as caught:
+        budget.admit()
+    assert caught.value.retry_in == pytest.approx(30.0)
+    clock[0] = 60.0
+    budget.admit()
+    # A hostile limit of 1 still lets one request an hour through: never locked out for good.
+    tiny = RateLimitBudget(share=0.5, clock=lambda: clock[0])
+    tiny.observe({"x-ratelimit-limit": "1", "x-ratelimit-remaining": "1",
+                  "x-ratelimit-reset": "3600"})
+    assert tiny.share_limit() == 1
+    tiny.admit()
+    with pytest.raises(BudgetExhaustedError):
+        tiny.admit()
+
+
+async def test_retries_pass_the_gate_too() -> None:
+    clock = [0.0]
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(503, json={"error": {"status": 503, "message": "down"}})
+
+    budget = RateLimitBudget(share=0.5, clock=lambda: clock[0])
+    async with NorthflankClient("tok", "https://api.example.test", budget=budget,
+                                max_retries=1000, sleep=SleepRecorder(),
+                                transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(BudgetExhaustedError, match="burst cap"):
+            await client.list_projects()
+    assert len(calls) == 41 and client.request_count == 41
+
+
+def _page(runs: list[object], cursor: str | None, more: bool) -> dict[str, object]:
+    pagination: dict[str, object] = {"hasNextPage": more, "count": len(runs)}
+    if cursor is not None:
+        pagination["cursor"] = cursor
+    return {"data": {"runs": runs}, "pagination": pagination}
+
+
+async def _walk(bodies: list[dict[str, object]]) -> tuple[list[str], int]:
+    fetched = 0
+    seen: list[str] = []
+
+    async def fetch(cursor: str | None) -> Page[JobRun]:
+        nonlocal fetched
+        body = bodies[min(fetched, len(bodies) - 1)]
+        fetched += 1
+        return Page.from_json(body, "runs", JobRun.from_json_or_unreadable, 50)
+
+    async for run in walk_pages(fetch):
+        seen.append(run.id)
+    return seen, fetched
+
+
+async def test_walks_that_cannot_end_are_inconsistent() -> None:
+    one = [_run_json(id="r1")]
+    for cursors, requests in ((["A", "B", "A"], 3), (["A", "A"], 2), (["A", "B", "C", "B"], 4)):
+        bodies = [_page(one, cursor, True) for cursor in cursors]
+        with pytest.raises(InconsistentPagesError, match="inconsistent page list"):
+            await _walk(bodies)
+        fetched = 0
+        with contextlib.suppress(InconsistentPagesError):
+            _, fetched = await _walk(bodies)
+        assert fetched in (0, requests)
+    empties = [_page([], f"c{n}", True) for n in range(10)]
+    with pytest.raises(InconsistentPagesError, match="3 empty pages"):
+        await _walk(empties)
+    # Two empty pages, then runs: a legitimate (if odd) list walks on.
+    mixed = [_page([], "c1", True), _page([], "c2", True), _page(one, None, False)]
+    assert await _walk(mixed) == (["r1"], 3)
+
+
+def test_a_page_keeps_order_and_marks_unreadable_runs() -> None:
+    items: list[object] = [
+        _run_json(id="r0"), _run_json(id="r1", status=["x"]), "not an object",
+        _run_json(id="..", startedAt="yesterday"), {"runName": "no id"}, _run_json(id="r5"),
+    ]
+    page = Page.from_json(_page(items, None, False), "runs", JobRun.from_json_or_unreadable)
+    ids = [run.id for run in page.items]
+    assert ids[0] == "r0" and ids[1] == "r1" and ids[5] == "r5"
+    assert all(ids[n].startswith("?") for n in (2, 3, 4))
+    assert len(set(ids)) == 6
+    assert [run.unreadable is not None for run in page.items] == [False, True, True, True,
+                                                                   True, False]
+    bad = page.items[1]
+    assert bad.unreadable == "Unexpected API answer: run.status is not a string"
+    assert (bad.status, bad.raw_status, bad.run_name, bad.is_active) == (
+        RunStatus.UNKNOWN, "UNREADABLE", "unreadable run", False)
+    # The same object gives the same synthetic id on the next poll.
+    again = Page.from_json(_page(items, None, False), "runs", JobRun.from_json_or_unreadable)
+    assert [run.id for run in again.items] == ids
+
+
+def test_a_page_larger_than_asked_is_cut_to_per_page() -> None:
+    items = [_run_json(id=f"r{n}") for n in range(500)]
+    page = Page.from_json(_page(items, "next", True), "runs", JobRun.from_json, per_page=20)
+    assert [run.id for run in page.items] == [f"r{n}" for n in range(20)]
+    assert page.count == 20 and page.has_next_page and page.cursor == "next"
+
+
+@pytest.mark.parametrize("cursor", ["c" * 4097, "a\x1bb", "\ud800", "a\nb"])
+def test_an_unusable_cursor_is_a_bad_response(cursor: str) -> None:
+    with pytest.raises(BadResponseError, match="not a usable cursor"):
+        Page.from_json(_page([], cursor, True), "runs", JobRun.from_json)
+
+
+async def test_deep_json_and_escapes_in_errors() -> None:
+    bodies = [b"[" * 200_000 + b"]" * 200_000,
+              json.dumps({"error": {"message": "\x1b]52;c;aGk=\x07" + "y" * 5000}}).encode()]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = 200 if request.url.path.endswith("projects") else 403
+        return httpx.Response(status, content=bodies[0 if status == 200 else 1])
+
+    async with NorthflankClient("nf-secret-token-xyz", "https://api.example.test",
+                                transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(BadResponseError, match="nested too deeply"):
+            await client.list_projects()
+        with pytest.raises(ForbiddenError) as caught:
+            await client.list_jobs("p")
+    error = caught.value
+    assert error.server_message is not None and len(error.server_message) == 300
+    assert error.server_message.startswith("\u241b]52;c;aGk=\u2407")
+    assert str(error).isprintable() and "nf-secret-token-xyz" not in str(error) + repr(error)
+
+
+def test_every_error_message_is_sanitised() -> None:
+    from tui.api.errors import ApiStatusError, NorthflankError
+
+    assert str(NorthflankError("a\x1b[2Jb\nc")) == "a\u241b[2Jb\u240ac"
+    assert ApiStatusError("m", 400, "x\x07" * 400).server_message == "x\u2407" * 150

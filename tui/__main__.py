@@ -12,10 +12,13 @@ from typing import Any
 
 from . import __version__
 from .api.client import NorthflankClient, walk_pages
-from .api.errors import ConfigError, NorthflankError
-from .api.models import JobRun, format_timestamp
+from .api.errors import BudgetExhaustedError, ConfigError, NorthflankError
+from .api.models import JobRun, Page, format_timestamp
 from .config import Settings, resolve_settings
 from .formatting import format_duration, printable
+
+# `runs --all` waits out the client's burst cap (at most a minute), not the hour's share.
+CLI_MAX_BUDGET_WAIT = 60.0
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -119,13 +122,22 @@ async def _list_runs(args: argparse.Namespace) -> int:
     per_page = 100 if limit is None or limit > 50 else max(1, limit)
     out = sys.stdout
     header = "" if args.json else f"{'STATUS':<9} {'RUN':<44} {'STARTED (UTC)':<20} DURATION\n"
+
+    async def fetch(cursor: str | None) -> Page[JobRun]:
+        while True:
+            try:
+                return await client.get_job_runs(
+                    args.project, args.job, per_page=per_page, cursor=cursor
+                )
+            except BudgetExhaustedError as error:
+                # The burst cap paces a long walk (--all); the hour's share ends it.
+                if error.retry_in > CLI_MAX_BUDGET_WAIT:
+                    raise
+                print(f"nf-runs: {error}", file=sys.stderr)
+                await asyncio.sleep(error.retry_in)
+
     try:
-        async for run in walk_pages(
-            lambda cursor: client.get_job_runs(
-                args.project, args.job, per_page=per_page, cursor=cursor
-            ),
-            limit=limit,
-        ):
+        async for run in walk_pages(fetch, limit=limit):
             now = client.server_now()
             if header:
                 # Written with the first row, so an error leaves stdout empty.

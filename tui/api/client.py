@@ -1,88 +1,71 @@
 """The async Northflank API client: one keep-alive `httpx.AsyncClient`, typed calls, retries.
 
 GETs are retried on 429, 5xx and network faults with exponential backoff and full jitter,
-honouring `Retry-After`; POST and DELETE never are. Every answer feeds the rate-limit budget
-and the clock-skew estimate.
+honouring `Retry-After`; POST and DELETE never are. Every request passes one gate
+(`_send_once`): the rate-limit budget admits it or nothing is sent; every id in its path is
+checked; its answer is read under a size cap and an overall deadline. Every answer feeds the
+budget and the clock-skew estimate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import random
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from .. import __version__
+from .body import ACCEPT_ENCODING, MAX_BODY_BYTES, parse_json, read_capped, too_large
 from .errors import (
+    MAX_SERVER_MESSAGE,
     ApiStatusError,
     ApiTimeoutError,
     BadResponseError,
-    ConfigError,
+    BudgetExhaustedError,
     ForbiddenError,
+    InconsistentPagesError,
     NetworkError,
+    NorthflankError,
     NotFoundError,
     RateLimitedError,
     RequestError,
     ServerError,
     UnauthorizedError,
 )
+from .headers import ClockSkew, retry_after
 from .models import Job, JobRun, LogLine, Page, Project
 from .ratelimit import RateLimitBudget
+from .urls import check_base_url, check_id, is_loopback, shown_id
+
+__all__ = [
+    "DEFAULT_API_URL", "MAX_BODY_BYTES", "MAX_EMPTY_PAGES", "REQUEST_DEADLINE",
+    "NorthflankClient", "check_base_url", "error_for_status", "is_loopback", "walk_pages",
+]
 
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.northflank.com"
 USER_AGENT = f"nf-runs/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# Connect, headers and the whole body of one request within this many seconds: a read
+# timeout alone restarts with every byte, so a server dribbling a byte a second never ends.
+REQUEST_DEADLINE = 30.0
 # A Retry-After longer than this is not slept inside one call: the error surfaces and the
 # caller (a poller) reschedules itself instead of hanging a worker for an hour.
 MAX_RETRY_WAIT = 30.0
-
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# Empty pages in a row that each claim a next page, before a walk gives up.
+MAX_EMPTY_PAGES = 3
 
 Sleep = Callable[[float], Awaitable[None]]
+WallClock = Callable[[], datetime]
 
 
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1."""
-    host = host.strip("[]").lower()
-    return host in _LOOPBACK_HOSTS or host.startswith("127.") or host == "::1"
-
-
-def check_base_url(base_url: str) -> str:
-    """Validate an API base URL; a token never goes over plain http except to loopback."""
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"Not an http(s) URL: {base_url!r}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"Refusing to send the API token over plain http to {parts.hostname}: use https"
-        )
-    return base_url.strip().rstrip("/")
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _server_message(body: object) -> str | None:
@@ -90,14 +73,19 @@ def _server_message(body: object) -> str | None:
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             message: str = error["message"]
-            return message[:300]
+            return message[:MAX_SERVER_MESSAGE]
     return None
 
 
+def _wait_text(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def error_for_status(
-    status: int, body: object, headers: Mapping[str, str], what: str
-) -> ApiStatusError:
-    """The error for an HTTP status, with a message a person understands."""
+    status: int, body: object, headers: Mapping[str, str], what: str,
+    now: datetime | None = None,
+) -> NorthflankError:
+    """The error for an HTTP status other than 200, with a message a person understands."""
     server = _server_message(body)
     detail = f": {server}" if server else ""
     if status == 401:
@@ -113,42 +101,19 @@ def error_for_status(
     if status == 404:
         return NotFoundError(f"Not found: {what} (404){detail}.", status, server)
     if status == 429:
-        retry_after = _parse_retry_after(headers.get("retry-after"))
-        if retry_after is None:
-            retry_after = _parse_retry_after(headers.get("x-ratelimit-reset"))
-        when = f", retry in {retry_after:.0f} s" if retry_after is not None else ""
-        return RateLimitedError(
-            f"Rate limited by the API (429){when}.", status, server, retry_after
-        )
-    if status >= 500:
+        wait = retry_after(headers, now or _utc_now())
+        when = f", retry in {_wait_text(wait)}" if wait is not None else ""
+        return RateLimitedError(f"Rate limited by the API (429){when}.", status, server, wait)
+    if 500 <= status <= 599:
         return ServerError(f"The API failed ({status}){detail}.", status, server)
-    return RequestError(f"The API refused the request ({status}){detail}.", status, server)
-
-
-class ClockSkew:
-    """Offset between the server's `Date` header and the local clock, in seconds.
-
-    `Date` has one-second precision and is truncated, so each sample is a lower bound of the
-    true offset: the estimate is the largest of the recent samples.
-    """
-
-    def __init__(self, samples: int = 8) -> None:
-        self._samples: deque[float] = deque(maxlen=samples)
-
-    def observe(self, date_header: str | None, local: datetime) -> None:
-        if not date_header:
-            return
-        try:
-            server = email.utils.parsedate_to_datetime(date_header)
-        except (TypeError, ValueError):
-            return
-        if server.tzinfo is None:
-            server = server.replace(tzinfo=timezone.utc)
-        self._samples.append((server - local).total_seconds())
-
-    @property
-    def seconds(self) -> float:
-        return max(self._samples) if self._samples else 0.0
+    if 400 <= status <= 499:
+        return RequestError(f"The API refused the request ({status}){detail}.", status, server)
+    if 300 <= status <= 399:
+        # Never followed: a redirect could take the token to another host.
+        return BadResponseError(
+            f"Unexpected API answer for {what}: a redirect ({status}), not followed."
+        )
+    return BadResponseError(f"Unexpected API answer for {what}: status {status}, not 200.")
 
 
 class NorthflankClient:
@@ -165,9 +130,12 @@ class NorthflankClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline: float = REQUEST_DEADLINE,
+        max_body: int = MAX_BODY_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        wall_clock: WallClock = _utc_now,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.team = team
@@ -176,16 +144,20 @@ class NorthflankClient:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.deadline = deadline
+        self.max_body = max_body
         self.request_count = 0
         self.last_error: Exception | None = None
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._wall_clock = wall_clock
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={
                 "Authorization": f"Bearer {token}",
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
             },
             timeout=timeout,
             transport=transport,
@@ -207,63 +179,110 @@ class NorthflankClient:
     # ----- time -----------------------------------------------------------------------------
 
     def server_now(self) -> datetime:
-        """The current time on the server's clock (local clock corrected by the skew)."""
-        return datetime.now(timezone.utc) + timedelta(seconds=self.skew.seconds)
+        """The current time on the server's clock (local clock corrected by the skew).
+
+        Never raises: a skew beyond a day is ignored (see `clock_warning`).
+        """
+        return self.skew.server_now(self._wall_clock())
+
+    @property
+    def clock_warning(self) -> str | None:
+        """Set once when an answer's `Date` was more than a day off: "the API's clock looks
+        wrong (...)". Its times are then ignored and the local clock is used."""
+        return self.skew.warning
 
     # ----- paths ----------------------------------------------------------------------------
 
-    def _path(self, *parts: str) -> str:
-        prefix = f"/v1/teams/{quote(self.team, safe='')}" if self.team else "/v1"
-        return prefix + "".join("/" + quote(part, safe="") for part in parts)
+    def _path(self, *parts: str | tuple[str, str]) -> str:
+        """The request path from literal segments and (kind, id) pairs.
+
+        The one place ids enter a URL: each is checked (InvalidIdError before anything is
+        sent), then percent-encoded as a single segment.
+        """
+        segments = ["v1"]
+        if self.team:
+            segments += ["teams", check_id("team", self.team)]
+        for part in parts:
+            segments.append(check_id(*part) if isinstance(part, tuple) else part)
+        return "".join("/" + quote(segment, safe="") for segment in segments)
 
     # ----- transport ------------------------------------------------------------------------
+
+    async def _exchange(
+        self, method: str, path: str, what: str, params: Mapping[str, Any] | None,
+        body: object | None,
+    ) -> tuple[httpx.Response, bytes]:
+        """Send one request and read its whole body, capped; the response is closed on every
+        path (a cap, a deadline, a dropped connection)."""
+        request = self._http.build_request(
+            method, path, params=params, json=body if method == "POST" else None
+        )
+        response = await self._http.send(request, stream=True)
+        try:
+            if response.is_stream_consumed:
+                # Built in memory (a mock transport's `content=`): httpx has read it already.
+                content = response.content
+                if len(content) > self.max_body:
+                    raise too_large(what, self.max_body)
+            else:
+                content = await read_capped(
+                    response.aiter_raw(), response.headers.get("content-encoding"),
+                    self.max_body, what,
+                )
+        finally:
+            await response.aclose()
+        return response, content
 
     async def _send_once(
         self, method: str, path: str, what: str, params: Mapping[str, Any] | None,
         body: object | None,
     ) -> Any:
-        self.budget.note_request()
+        """The gate: every request, retries included, is admitted by the budget here or not
+        sent at all (BudgetExhaustedError)."""
+        self.budget.admit()
         self.request_count += 1
         try:
-            response = await self._http.request(
-                method, path, params=params, json=body if method == "POST" else None
+            response, content = await asyncio.wait_for(
+                self._exchange(method, path, what, params, body), self.deadline
             )
-            content = await response.aread()
+        except asyncio.TimeoutError:
+            raise ApiTimeoutError(
+                f"The API did not answer in time ({what}, {self.deadline:g} s)."
+            ) from None
         except httpx.ConnectTimeout:
             raise NetworkError(f"Cannot connect to {self._host()} (timed out).") from None
         except httpx.TimeoutException:
             raise ApiTimeoutError(f"The API did not answer in time ({what}).") from None
         except httpx.ConnectError:
             raise NetworkError(f"Cannot connect to {self._host()}.") from None
-        except (httpx.TransportError, httpx.StreamError):
+        except httpx.HTTPError:
             raise NetworkError(f"The connection to {self._host()} was lost.") from None
         self.budget.observe(response.headers)
-        self.skew.observe(response.headers.get("date"), datetime.now(timezone.utc))
-        try:
-            parsed: object = json.loads(content) if content else None
-        except (ValueError, UnicodeDecodeError):
-            parsed = None
-            if response.status_code == 200:
-                raise BadResponseError(
-                    f"Unexpected API answer for {what}: not JSON."
-                ) from None
-        if response.status_code != 200:
-            raise error_for_status(response.status_code, parsed, response.headers, what)
-        if parsed is None:
+        local = self._wall_clock()
+        self.skew.observe(response.headers.get("date"), local)
+        status = response.status_code
+        if status != 200:
+            try:
+                parsed: object = parse_json(content, what) if content else None
+            except BadResponseError:
+                parsed = None  # an error page from a proxy: the status says enough
+            raise error_for_status(status, parsed, response.headers, what, local)
+        if not content:
             raise BadResponseError(f"Unexpected API answer for {what}: empty body.")
-        return parsed
+        return parse_json(content, what)
 
     def _host(self) -> str:
-        return urlsplit(self.base_url).netloc
+        return httpx.URL(self.base_url).netloc.decode("ascii", "replace")
 
     def _retry_delay(self, attempt: int, error: Exception) -> float | None:
         """Seconds to wait before retrying, or None to give up now."""
-        if attempt >= self.max_retries:
+        if attempt >= self.max_retries or isinstance(error, BudgetExhaustedError):
             return None
         if isinstance(error, RateLimitedError):
             if error.retry_after is not None:
                 if error.retry_after > MAX_RETRY_WAIT:
                     return None
+                # Retry-After is at least 1 s (headers.RETRY_AFTER_FLOOR); jitter on top.
                 return error.retry_after + self._rng.uniform(0, 0.25)
         elif not isinstance(error, (ServerError, NetworkError)):
             return None
@@ -284,6 +303,9 @@ class NorthflankClient:
                     raise
                 attempt += 1
                 await self._sleep(delay)
+            except NorthflankError as error:
+                self.last_error = error
+                raise
             else:
                 self.last_error = None
                 return result
@@ -308,33 +330,40 @@ class NorthflankClient:
             "GET", self._path("projects"), "the project list",
             self._page_params(per_page, cursor, page),
         )
-        return Page.from_json(body, "projects", Project.from_json)
+        return Page.from_json(body, "projects", Project.from_json, per_page)
 
     async def list_jobs(
         self, project_id: str, per_page: int = 50, cursor: str | None = None,
         page: int | None = None,
     ) -> Page[Job]:
         body = await self._request(
-            "GET", self._path("projects", project_id, "jobs"), f"project {project_id}",
-            self._page_params(per_page, cursor, page),
+            "GET", self._path("projects", ("project", project_id), "jobs"),
+            f"project {shown_id(project_id)}", self._page_params(per_page, cursor, page),
         )
-        return Page.from_json(body, "jobs", lambda item: Job.from_json(item, project_id))
+        return Page.from_json(
+            body, "jobs", lambda item: Job.from_json(item, project_id), per_page
+        )
+
+    def _job_path(self, project_id: str, job_id: str, *rest: str | tuple[str, str]) -> str:
+        return self._path("projects", ("project", project_id), "jobs", ("job", job_id), *rest)
 
     async def get_job_runs(
         self, project_id: str, job_id: str, per_page: int = 50, cursor: str | None = None,
         page: int | None = None,
     ) -> Page[JobRun]:
-        """One page of a job's runs, newest first."""
+        """One page of a job's runs, newest first. A malformed run is an "unreadable run"
+        (`JobRun.unreadable` says why) in its place; the others are read as usual."""
         body = await self._request(
-            "GET", self._path("projects", project_id, "jobs", job_id, "runs"),
-            f"job {project_id}/{job_id}", self._page_params(per_page, cursor, page),
+            "GET", self._job_path(project_id, job_id, "runs"),
+            f"job {shown_id(project_id)}/{shown_id(job_id)}",
+            self._page_params(per_page, cursor, page),
         )
-        return Page.from_json(body, "runs", JobRun.from_json)
+        return Page.from_json(body, "runs", JobRun.from_json_or_unreadable, per_page)
 
     async def get_job_run(self, project_id: str, job_id: str, run_id: str) -> JobRun:
         body = await self._request(
-            "GET", self._path("projects", project_id, "jobs", job_id, "runs", run_id),
-            f"run {run_id}",
+            "GET", self._job_path(project_id, job_id, "runs", ("run", run_id)),
+            f"run {shown_id(run_id)}",
         )
         if not isinstance(body, dict):
             raise BadResponseError("Unexpected API answer: not an object.")
@@ -343,8 +372,8 @@ class NorthflankClient:
     async def start_job_run(self, project_id: str, job_id: str) -> tuple[str, str]:
         """Start a run as configured; returns (run id, run name). Never retried."""
         body = await self._request(
-            "POST", self._path("projects", project_id, "jobs", job_id, "runs"),
-            f"job {project_id}/{job_id}", body={},
+            "POST", self._job_path(project_id, job_id, "runs"),
+            f"job {shown_id(project_id)}/{shown_id(job_id)}", body={},
         )
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
@@ -355,24 +384,24 @@ class NorthflankClient:
     async def abort_job_run(self, project_id: str, job_id: str, run_id: str) -> None:
         """Abort a run. Never retried."""
         await self._request(
-            "DELETE", self._path("projects", project_id, "jobs", job_id, "runs", run_id),
-            f"run {run_id}",
+            "DELETE", self._job_path(project_id, job_id, "runs", ("run", run_id)),
+            f"run {shown_id(run_id)}",
         )
 
     async def get_run_logs(
         self, project_id: str, job_id: str, run_id: str, line_limit: int = 200
     ) -> list[LogLine]:
-        """A run's last log lines, oldest first."""
+        """A run's last log lines (at most `line_limit`, even if more come), oldest first."""
+        path = self._job_path(project_id, job_id, "logs")
         body = await self._request(
-            "GET", self._path("projects", project_id, "jobs", job_id, "logs"),
-            f"logs of run {run_id}",
-            {"queryType": "range", "runId": run_id, "lineLimit": line_limit,
+            "GET", path, f"logs of run {shown_id(run_id)}",
+            {"queryType": "range", "runId": check_id("run", run_id), "lineLimit": line_limit,
              "direction": "backward"},
         )
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
             raise BadResponseError("Unexpected API answer: logs are not a list.")
-        lines = [LogLine.from_json(item) for item in data]
+        lines = [LogLine.from_json(item) for item in data[: max(0, line_limit)]]
         epoch = datetime.min.replace(tzinfo=timezone.utc)
         lines.sort(key=lambda line: line.ts or epoch)
         return lines
@@ -381,8 +410,15 @@ class NorthflankClient:
 async def walk_pages(
     fetch: Callable[[str | None], Awaitable[Page[T]]], limit: int | None = None
 ) -> AsyncIterator[T]:
-    """Yield the items of a cursor-paginated list page by page, up to `limit` items."""
+    """Yield the items of a cursor-paginated list page by page, up to `limit` items.
+
+    A list that cannot end ends with InconsistentPagesError: a cursor that came before (any
+    earlier one: A, B, A loops as surely as A, A), or MAX_EMPTY_PAGES empty pages in a row
+    that each claim a next page. A page with no next page or no cursor is the end.
+    """
     cursor: str | None = None
+    seen_cursors: set[str] = set()
+    empty_in_a_row = 0
     seen = 0
     while True:
         page = await fetch(cursor)
@@ -391,6 +427,19 @@ async def walk_pages(
                 return
             seen += 1
             yield item
-        if not page.has_next_page or not page.cursor or page.cursor == cursor:
+        if limit is not None and seen >= limit:
             return
+        if not page.has_next_page or not page.cursor:
+            return
+        empty_in_a_row = 0 if page.items else empty_in_a_row + 1
+        if page.cursor in seen_cursors:
+            raise InconsistentPagesError(
+                "The API returned an inconsistent page list (a cursor came back)."
+            )
+        if empty_in_a_row >= MAX_EMPTY_PAGES:
+            raise InconsistentPagesError(
+                f"The API returned an inconsistent page list ({empty_in_a_row} empty pages "
+                "in a row, each claiming another)."
+            )
         cursor = page.cursor
+        seen_cursors.add(cursor)

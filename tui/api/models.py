@@ -1,12 +1,17 @@
 """Frozen dataclasses for the API objects nf-runs shows.
 
 Each `from_json` checks the fields it needs and their types, ignores unknown fields, and
-raises `BadResponseError` (never anything else) on a wrong shape.
+raises `BadResponseError` (never anything else) on a wrong shape. A page of runs is read
+leniently: one malformed run becomes an "unreadable run" in its place, the rest still show.
+
+Strings are kept as sent, however long (the body cap bounds them: 4 MiB in all); whoever
+draws one sanitises and cuts it.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,8 +19,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
 from .errors import BadResponseError
+from .urls import id_problem
 
 T = TypeVar("T")
+
+# A cursor is an opaque token the client sends back in a query string: it has to be text
+# that can be sent, and short (Northflank's are base64 of a few dozen bytes).
+MAX_CURSOR_LENGTH = 4096
+UNREADABLE_STATUS = "UNREADABLE"
+UNREADABLE_NAME = "unreadable run"
 
 
 class RunStatus(str, enum.Enum):
@@ -207,6 +219,8 @@ class JobRun:
     backoff_limit: int
     started_at: datetime | None
     concluded_at: datetime | None
+    # Why the API's object for this run could not be read; None for a readable run.
+    unreadable: str | None = None
 
     @classmethod
     def from_json(cls, data: object) -> JobRun:
@@ -226,6 +240,33 @@ class JobRun:
             backoff_limit=fields.integer("backoffLimit"),
             started_at=fields.timestamp("startedAt"),
             concluded_at=concluded_at,
+        )
+
+    @classmethod
+    def from_json_or_unreadable(cls, data: object) -> JobRun:
+        """The run, or an "unreadable run" placeholder saying why it is not one."""
+        try:
+            return cls.from_json(data)
+        except BadResponseError as error:
+            return cls.unreadable_placeholder(data, error.message)
+
+    @classmethod
+    def unreadable_placeholder(cls, data: object, reason: str) -> JobRun:
+        """A run that shows that the API sent something unreadable, and why.
+
+        Its id is the object's own when that is a usable id; else a synthetic one starting
+        with "?" (which no request path accepts), stable for the same object.
+        """
+        raw_id = data.get("id") if isinstance(data, Mapping) else None
+        if isinstance(raw_id, str) and id_problem(raw_id) is None:
+            run_id = raw_id
+        else:
+            run_id = "?" + _digest(data)
+        return cls(
+            id=run_id, run_name=UNREADABLE_NAME, status=RunStatus.UNKNOWN,
+            raw_status=UNREADABLE_STATUS, active=False, concluded=False, succeeded=False,
+            failed=False, completions=0, backoff_limit=0, started_at=None, concluded_at=None,
+            unreadable=reason,
         )
 
     @property
@@ -275,20 +316,50 @@ class Page(Generic[T]):
     count: int
 
     @classmethod
-    def from_json(cls, body: object, key: str, parse: Callable[[object], T]) -> Page[T]:
+    def from_json(
+        cls, body: object, key: str, parse: Callable[[object], T], per_page: int | None = None
+    ) -> Page[T]:
+        """Read one page. A page with more than `per_page` items (a server ignoring it) is cut
+        to the first `per_page`, before any is parsed: cost follows what was asked for."""
         top = _Fields(body, "response")
         data = _Fields(top.data.get("data"), "data")
         raw_items = data.data.get(key)
         if not isinstance(raw_items, list):
             raise BadResponseError(f"Unexpected API answer: data.{key} is not a list")
+        cut = per_page is not None and len(raw_items) > per_page
+        if per_page is not None and cut:
+            raw_items = raw_items[:per_page]
         items = tuple(parse(item) for item in raw_items)
         pagination = top.data.get("pagination")
         if pagination is None:
             return cls(items=items, has_next_page=False, cursor=None, count=len(items))
         pages = _Fields(pagination, "pagination")
-        cursor = pages.opt_text("cursor") or None
+        cursor = _cursor(pages.opt_text("cursor"))
         has_next = pages.flag("hasNextPage", default=cursor is not None)
-        count = pages.integer("count", default=len(items))
+        count = len(items) if cut else pages.integer("count", default=len(items))
         # A next page without a cursor cannot be walked; treat it as the end.
         return cls(items=items, has_next_page=has_next and cursor is not None, cursor=cursor,
                    count=count)
+
+
+def _cursor(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) > MAX_CURSOR_LENGTH or not value.isprintable():
+        raise BadResponseError("Unexpected API answer: pagination.cursor is not a usable cursor")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadResponseError(
+            "Unexpected API answer: pagination.cursor is not a usable cursor"
+        ) from None
+    return value
+
+
+def _digest(data: object) -> str:
+    """A short stable digest of a JSON value (its repr), for a synthetic id."""
+    try:
+        text = repr(data)
+    except RecursionError:
+        text = type(data).__name__
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).hexdigest()

@@ -2,7 +2,11 @@
 
 Northflank allows about 1000 requests an hour per account, shared with everything else the
 user runs on the token. nf-runs takes only a share of it (default 50 %) and paces its polls so
-that the share lasts until the window resets.
+that the share lasts until the window resets (`available`, `interval_for`).
+
+Pacing is the callers' job; `admit` is the backstop every request passes (the client calls it
+before each send, retries included): whatever a server answers and whatever a caller asks, no
+more than the share goes out in any rolling hour, nor more than the burst cap in any minute.
 """
 
 from __future__ import annotations
@@ -13,12 +17,21 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .errors import BudgetExhaustedError
+from .headers import rate_limit_numbers
+
 DEFAULT_LIMIT = 1000
 WINDOW_SECONDS = 3600.0
 # A new window shows as the reset moving much later (resets only count down) or as the old
 # reset having come (give or take the latency of the answer that tells it).
 NEW_WINDOW_JUMP = 600.0
 NEW_WINDOW_SLACK = 60.0
+# The burst cap: at most max(MIN_BURST, share limit // BURSTS_PER_HOUR) requests in any
+# BURST_WINDOW seconds, so a storm (odd pagination, a retry loop) cannot spend the hour's
+# share in a minute. 500/h (the default share) allows 41 a minute; 1000 a minute at the least.
+BURST_WINDOW = 60.0
+BURSTS_PER_HOUR = 12
+MIN_BURST = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +42,6 @@ class RateLimitSnapshot:
     remaining: int
     reset_in: float
     observed: bool
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(float(value.strip()))
-    except ValueError:
-        return None
 
 
 class RateLimitBudget:
@@ -72,13 +75,11 @@ class RateLimitBudget:
         Answers to concurrent requests arrive in any order, so within one window the lowest
         `remaining` wins; a new window is one where the quota grew back after its reset.
         """
-        limit = _header_int(headers, "x-ratelimit-limit")
-        remaining = _header_int(headers, "x-ratelimit-remaining")
-        reset = _header_int(headers, "x-ratelimit-reset")
+        limit, remaining, reset = rate_limit_numbers(headers)
         if limit is None and remaining is None and reset is None:
             return
         now = self._clock()
-        reset_at = now + max(0, reset) if reset is not None else self._reset_at
+        reset_at = now + reset if reset is not None else self._reset_at
         grew = remaining is not None and remaining > self._remaining
         # The quota grows back only in a new window, and a window ends at its reset: both must
         # hold, so latency jitter in `reset` or answers out of order never restart the count.
@@ -90,7 +91,7 @@ class RateLimitBudget:
         if new_window:
             # The request just answered is the first of the new window that we know of.
             self._window_start = self._spent[-1] if self._spent else now
-        if limit is not None and limit > 0:
+        if limit is not None:
             self._limit = limit
         if remaining is not None:
             fresh = new_window or not self._observed
@@ -132,3 +133,46 @@ class RateLimitBudget:
             return max(wish, snap.reset_in)
         polls_left = available / per_poll
         return max(wish, snap.reset_in / polls_left)
+
+    # ----- the gate ---------------------------------------------------------------------------
+
+    def share_limit(self) -> int:
+        """Requests this process may send in any rolling hour (at least one)."""
+        return max(1, math.floor(self.snapshot().limit * self.share))
+
+    def burst_limit(self) -> int:
+        """Requests this process may send in any rolling BURST_WINDOW seconds."""
+        return max(MIN_BURST, self.share_limit() // BURSTS_PER_HOUR)
+
+    def admit(self) -> None:
+        """Count one request about to be sent, or raise BudgetExhaustedError (nothing sent)
+        when the hour's share or the burst cap is spent, with the seconds until it is not."""
+        now = self._clock()
+        spent = self._spent
+        while spent and spent[0] <= now - WINDOW_SECONDS:
+            spent.popleft()
+        share, burst = self.share_limit(), self.burst_limit()
+        if len(spent) >= share:
+            # The request `share` back from the newest has to leave the hour first.
+            retry_in = spent[len(spent) - share] + WINDOW_SECONDS - now
+            raise BudgetExhaustedError(
+                f"nf-runs holds back: it sent its share of the API quota ({share} of "
+                f"{self.snapshot().limit} requests in the last hour); next in {_span(retry_in)}.",
+                max(retry_in, 0.0),
+            )
+        in_burst = sum(1 for sent in spent if sent > now - BURST_WINDOW)
+        if in_burst >= burst:
+            recent = [sent for sent in spent if sent > now - BURST_WINDOW]
+            retry_in = recent[len(recent) - burst] + BURST_WINDOW - now
+            raise BudgetExhaustedError(
+                f"nf-runs holds back: {in_burst} requests in the last {BURST_WINDOW:.0f} s is "
+                f"its burst cap (its share is {share}/h); next in {_span(retry_in)}.",
+                max(retry_in, 0.0),
+            )
+        spent.append(now)
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(1, math.ceil(seconds))} s"
+    return f"{math.ceil(seconds / 60)} min"
