@@ -764,3 +764,15 @@ async def test_a_run_that_cannot_be_refreshed_says_why_in_its_row() -> None:
         runs.set_feed_state(has_more=False, loading_more=False, problems={})
         await pilot.pause()
         assert "\u26a0" not in runs.visible_text()[0]
+
+
+async def test_an_unreadable_run_shows_its_id_and_why() -> None:
+    placeholder = JobRun.from_json_or_unreadable({"id": "run-bad", "runName": 5})
+    async with RunListApp().run_test(size=(120, 24)) as pilot:
+        _app, runs = await started(pilot)
+        runs.append_page([make_run(0), placeholder, make_run(2)], has_more=False)
+        await pilot.pause()
+        rows = runs.visible_text()
+        assert len(rows) == 3
+        assert "run-bad" in rows[1] and "\u26a0 run.status is not a string" in rows[1], rows[1]
+        assert "? UNREADABLE" in rows[1]

@@ -105,8 +105,12 @@ def _fit_middle(text: str, width: int) -> str:
 
 def _name_cell(run: JobRun, problem: str | None, width: int) -> str:
     """The Run cell: the name cut in the middle, and why the run cannot be refreshed, if so
-    (kept whole at the end). Its cost does not depend on the name's length."""
+    (kept whole at the end). Its cost does not depend on the name's length. An unreadable
+    run (the API sent something that is not a run) shows its id and the reason."""
     name = run.run_name
+    if run.unreadable is not None:
+        name = f"{name} {run.id}"
+        problem = problem or run.unreadable.removeprefix("Unexpected API answer: ")
     if len(name) > 2 * MAX_NAME_SHOWN:
         # Both ends survive the middle cut below.
         name = name[:MAX_NAME_SHOWN] + ELLIPSIS + name[-MAX_NAME_SHOWN:]
