@@ -1,4 +1,10 @@
-"""One small fix to Textual 8.2.8 (pinned), applied when the app is imported.
+"""Two small fixes to Textual 8.2.8 (pinned), applied when the app is imported.
+
+1. Input: the Linux driver decodes the terminal's bytes as strict UTF-8, so one stray byte
+   (a Latin-1 terminal, Alt sending 8-bit meta, line noise) raised UnicodeDecodeError in its
+   input thread and the app quit with a traceback. Undecodable bytes become U+FFFD instead.
+
+2. Output, below.
 
 A board left open over SSH for days sends, most of the time, only the running durations that
 tick each second: a digit or two in each of a few rows. Textual writes a partial screen update
@@ -18,6 +24,11 @@ version only: `apply()` refuses any other.
 """
 
 from __future__ import annotations
+
+import codecs
+import contextlib
+import functools
+from collections.abc import Callable
 
 import textual
 from rich.color import ColorSystem
@@ -69,14 +80,23 @@ def _render_segments(self: _compositor.ChopsUpdate, console: Console) -> str:
     return "".join(out)
 
 
+def lenient_incremental_decoder(encoding: str) -> Callable[[], codecs.IncrementalDecoder]:
+    """`codecs.getincrementaldecoder`, but undecodable input becomes U+FFFD, never an error."""
+    return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
+
+
 def apply() -> None:
-    """Install the renderer above, once, on the pinned Textual version only."""
+    """Install the fixes above, once, on the pinned Textual version only."""
     if textual.__version__ != PATCHED_VERSION:
         return  # another version: Textual's own code, unpatched
+    with contextlib.suppress(ImportError):  # no Linux driver on Windows (termios)
+        from textual.drivers import linux_driver
+
+        linux_driver.getincrementaldecoder = lenient_incremental_decoder  # type: ignore[attr-defined,assignment]
     if getattr(_compositor.ChopsUpdate, "_nf_runs_patched", False):
         return
     _compositor.ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
     _compositor.ChopsUpdate._nf_runs_patched = True  # type: ignore[attr-defined]
 
 
-__all__ = ["ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "apply"]
+__all__ = ["ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "apply", "lenient_incremental_decoder"]
