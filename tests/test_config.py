@@ -116,7 +116,8 @@ def _assert_clear(error: pytest.ExceptionInfo[ConfigError], *words: str) -> None
     (b"  \n\n ", ("empty",)),
     (b"x" * (64 * 1024 + 1), ("larger than 64 KiB",)),
     (b"x" * 9000, ("longer than 8192",)),
-])
+], ids=["not-utf8", "non-ascii", "newline", "cr", "escape", "del", "space", "tab", "empty",
+        "blank", "huge", "long"])
 def test_a_bad_token_file_says_what_is_wrong_without_the_token(
     tmp_path: Path, content: bytes, words: tuple[str, ...]
 ) -> None:
@@ -217,9 +218,10 @@ BAD_CONFIGS = [
     (b"{\"token\": ", "not valid JSON (line 1"),
     (b"{\"n\": " + b"9" * 5000 + b"}", "not valid JSON"),
 ]
+BAD_CONFIG_IDS = ["deep", "huge", "list", "string", "not-utf8", "truncated", "huge-int"]
 
 
-@pytest.mark.parametrize(("content", "words"), BAD_CONFIGS)
+@pytest.mark.parametrize(("content", "words"), BAD_CONFIGS, ids=BAD_CONFIG_IDS)
 def test_a_broken_own_config_is_a_one_line_error(tmp_path: Path, content: bytes,
                                                  words: str) -> None:
     own = tmp_path / "own.json"
@@ -244,7 +246,7 @@ def test_own_config_that_is_a_directory(tmp_path: Path) -> None:
     _assert_clear(caught, "is a directory")
 
 
-@pytest.mark.parametrize(("content", "words"), BAD_CONFIGS)
+@pytest.mark.parametrize(("content", "words"), BAD_CONFIGS, ids=BAD_CONFIG_IDS)
 def test_a_broken_cli_config_is_a_warning_when_the_token_is_elsewhere(
     tmp_path: Path, content: bytes, words: str
 ) -> None:
@@ -344,3 +346,15 @@ def test_no_config_from_a_relative_home_or_xdg_dir(tmp_path: Path,
         assert settings.token != "planted" and "evil" not in settings.api_url
     assert config.env_dir("XDG_CONFIG_HOME", {"XDG_CONFIG_HOME": "rel"}) is None
     assert config.env_dir("XDG_CONFIG_HOME", {"XDG_CONFIG_HOME": "/abs"}) == Path("/abs")
+
+
+def test_no_home_at_all_still_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "home_dir", lambda env=None: None)
+    env = {"NORTHFLANK_API_TOKEN": SECRET}
+    assert config.app_config_path(env) is None
+    assert config.northflank_cli_config_path(env) is None
+    assert resolve_settings(env=env).token == SECRET
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("APPDATA", raising=False)
+    with pytest.raises(ConfigError, match=r"an nf-runs config\.json"):
+        resolve_settings(env={}).require_token()
