@@ -1,24 +1,97 @@
-"""The `nf-runs` command: the dashboard, `nf-runs simulate` and `nf-runs runs`."""
+"""The `nf-runs` command: the dashboard, `nf-runs simulate` and `nf-runs runs`.
+
+Whatever happens, the command ends with an exit status and at most a line or two on stderr:
+bad settings exit 2 with the reason, API errors exit 1, Ctrl-C exits 130, a closed pipe
+(`nf-runs runs | head -1`) is quiet, and an unexpected exception writes a crash report
+(tui.crash) and exits 1. No traceback reaches the terminal.
+
+Only the standard library is imported at the top, so that a Ctrl-C while the rest loads is
+caught by `main` like any other.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+import contextlib
+import math
+import os
 import sys
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .api.client import NorthflankClient, walk_pages
-from .api.errors import BudgetExhaustedError, ConfigError, NorthflankError
-from .api.models import JobRun, Page, format_timestamp
-from .config import Settings, resolve_settings
-from .formatting import format_duration, printable
 
-# `runs --all` waits out the client's burst cap (at most a minute), not the hour's share.
-CLI_MAX_BUDGET_WAIT = 60.0
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .api.models import JobRun
+    from .config import Settings
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_USAGE = 2
+MAX_REFRESH = 24 * 3600.0  # seconds: --refresh above a day is surely a typo
+MAX_SPEED = 1e6  # simulated seconds per real second
+TERMINAL_SIZE_RANGE = range(1, 1001)  # COLUMNS/LINES outside this are ignored
+COLOR_SYSTEMS = ("auto", "standard", "256", "truecolor", "windows")  # TEXTUAL_COLOR_SYSTEM
+
+
+class OutputError(Exception):
+    """Writing the command's output failed (not a closed pipe: a full disk, an I/O error)."""
+
+
+# ----- argument types -----------------------------------------------------------------------
+
+
+def _number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError("must be a finite number")
+    return number
+
+
+def _percent(value: str) -> float:
+    number = _number(value)
+    if not 0 < number <= 100:
+        raise argparse.ArgumentTypeError("must be a percentage in (0, 100]")
+    return number
+
+
+def _refresh(value: str) -> float:
+    number = _number(value)
+    if not 1 <= number <= MAX_REFRESH:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_REFRESH:.0f} seconds")
+    return number
+
+
+def _speed(value: str) -> float:
+    number = _number(value)
+    if not 0 <= number <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SPEED:g}")
+    return number
+
+
+def _whole(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+
+
+def _positive(value: str) -> int:
+    number = _whole(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _port(value: str) -> int:
+    number = _whole(value)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("must be a port from 0 to 65535")
+    return number
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -37,20 +110,6 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="team id, for org-scoped tokens (/v1/teams/TEAM/...)")
 
 
-def _percent(value: str) -> float:
-    number = float(value)
-    if not 0 < number <= 100:
-        raise argparse.ArgumentTypeError("must be a percentage in (0, 100]")
-    return number
-
-
-def _at_least_one(value: str) -> float:
-    number = float(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1 second")
-    return number
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nf-runs",
@@ -63,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start the built-in API simulator and watch it (no account needed)")
     parser.add_argument("--project", metavar="P", help="open on this project")
     parser.add_argument("--job", metavar="J", help="open on this job's runs")
-    parser.add_argument("--refresh", type=_at_least_one, default=5.0, metavar="SECONDS",
+    parser.add_argument("--refresh", type=_refresh, default=5.0, metavar="SECONDS",
                         help="wished-for refresh interval of active runs (default 5, min 1)")
     parser.add_argument("--budget", type=_percent, default=50.0, metavar="PERCENT",
                         help="share of the hourly API quota nf-runs may use (default 50)")
@@ -71,19 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="never start or abort runs")
     parser.add_argument("--bell", action="store_true",
                         help="ring the terminal bell when a watched run fails")
-    parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
-    parser.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=_whole, default=7, help=argparse.SUPPRESS)
+    parser.add_argument("--speed", type=_speed, default=1.0, help=argparse.SUPPRESS)
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     simulate = sub.add_parser("simulate", help="serve the simulated Northflank API")
     _common_options(simulate, suppress=True)
     simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=8080)
-    simulate.add_argument("--seed", type=int, default=7, dest="sim_seed")
-    simulate.add_argument("--speed", type=float, default=1.0, dest="sim_speed",
+    simulate.add_argument("--port", type=_port, default=8080)
+    simulate.add_argument("--seed", type=_whole, default=7, dest="sim_seed")
+    simulate.add_argument("--speed", type=_speed, default=1.0, dest="sim_speed",
                           help="simulated seconds per real second (default 1)")
     simulate.add_argument("--token", default=None, help="token the simulator accepts")
-    simulate.add_argument("--rate-limit", type=int, default=1000,
+    simulate.add_argument("--rate-limit", type=_positive, default=1000,
                           help="requests per simulated hour (default 1000)")
 
     runs = sub.add_parser("runs", help="list a job's runs (for scripts)")
@@ -91,17 +150,82 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("project", help="project id")
     runs.add_argument("job", help="job id")
     amount = runs.add_mutually_exclusive_group()
-    amount.add_argument("--limit", type=int, default=50, help="how many runs (default 50)")
+    amount.add_argument("--limit", type=_positive, default=50,
+                        help="how many runs (default 50, at least 1)")
     amount.add_argument("--all", action="store_true", help="every run, page by page")
     runs.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
 
+# ----- helpers ------------------------------------------------------------------------------
+
+
+def _say(line: str) -> None:
+    """One line on stderr, if there is a stderr at all."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    with contextlib.suppress(Exception):
+        stream.write(line + "\n")
+        stream.flush()
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    return resolve_settings(api_url=args.api_url, token_file=args.token_file, team=args.team)
+    from .config import resolve_settings
+    from .crash import register_secret
+
+    settings = resolve_settings(api_url=args.api_url, token_file=args.token_file, team=args.team)
+    register_secret(settings.token)
+    for warning in settings.warnings:
+        _say(f"nf-runs: warning: {warning}")
+    return settings
+
+
+def terminal_problem() -> str | None:
+    """Why the dashboard cannot run here (Textual reads stdin and draws on stderr), or None.
+
+    stdout may go elsewhere (`nf-runs > file`): Textual does not draw on it.
+    """
+    for name, stream in (("stdin", sys.__stdin__), ("stderr", sys.__stderr__)):
+        if stream is None:
+            return f"{name} is closed"
+        try:
+            if not os.isatty(stream.fileno()):
+                return f"{name} is not a terminal"
+        except (OSError, ValueError, AttributeError):
+            return f"{name} is closed"
+    return None
+
+
+def tidy_environment(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Drop variables Textual would trust blindly, before it is imported.
+
+    COLUMNS/LINES override the terminal's own size: a huge value makes Textual allocate a
+    screen of that size (it hung at 100000x100000). An unknown TEXTUAL_COLOR_SYSTEM raises
+    KeyError in Textual's App().
+    """
+    for name in ("COLUMNS", "LINES"):
+        value = environ.get(name)
+        if value is not None and not (value.isdigit() and int(value) in TERMINAL_SIZE_RANGE):
+            del environ[name]
+    if environ.get("TEXTUAL_COLOR_SYSTEM", "auto") not in COLOR_SYSTEMS:
+        del environ["TEXTUAL_COLOR_SYSTEM"]
+
+
+def _quiet_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so that the flush at exit says nothing."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+# ----- commands -----------------------------------------------------------------------------
 
 
 def _run_json(run: JobRun, now: datetime) -> dict[str, Any]:
+    from .api.models import format_timestamp
+
     duration = run.duration(now)
     return {
         "id": run.id,
@@ -115,12 +239,32 @@ def _run_json(run: JobRun, now: datetime) -> dict[str, Any]:
     }
 
 
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputError(error.strerror or type(error).__name__) from None
+
+
+# `runs --all` waits out the client's burst cap (at most a minute), not the hour's share.
+CLI_MAX_BUDGET_WAIT = 60.0
+
+
 async def _list_runs(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from .api.client import NorthflankClient, walk_pages
+    from .api.errors import BudgetExhaustedError
+    from .api.models import Page, format_timestamp
+    from .formatting import format_duration, printable
+
     settings = _settings(args)
     client = NorthflankClient(settings.require_token(), settings.api_url, team=settings.team)
-    limit = None if args.all else max(0, args.limit)
-    per_page = 100 if limit is None or limit > 50 else max(1, limit)
-    out = sys.stdout
+    limit = None if args.all else args.limit
+    per_page = 100 if limit is None or limit > 50 else limit
     header = "" if args.json else f"{'STATUS':<9} {'RUN':<44} {'STARTED (UTC)':<20} DURATION\n"
 
     async def fetch(cursor: str | None) -> Page[JobRun]:
@@ -133,7 +277,7 @@ async def _list_runs(args: argparse.Namespace) -> int:
                 # The burst cap paces a long walk (--all); the hour's share ends it.
                 if error.retry_in > CLI_MAX_BUDGET_WAIT:
                     raise
-                print(f"nf-runs: {error}", file=sys.stderr)
+                _say(f"nf-runs: {error}")
                 await asyncio.sleep(error.retry_in)
 
     try:
@@ -141,21 +285,31 @@ async def _list_runs(args: argparse.Namespace) -> int:
             now = client.server_now()
             if header:
                 # Written with the first row, so an error leaves stdout empty.
-                out.write(header)
+                _write(header)
                 header = ""
             if args.json:
-                out.write(json.dumps(_run_json(run, now)) + "\n")
+                _write(json.dumps(_run_json(run, now)) + "\n")
             else:
                 started = format_timestamp(run.started_at) if run.started_at else "-"
                 name = printable(run.run_name)
                 status = printable(run.raw_status)
-                out.write(
+                _write(
                     f"{status:<9} {name:<44} {started:<20} {format_duration(run.duration(now))}\n"
                 )
     finally:
         await client.aclose()
-    out.write(header)
+    _write(header)
+    sys.stdout.flush()
     return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    import asyncio
+
+    if sys.stdout is None:
+        _say("nf-runs: stdout is closed: nowhere to list the runs")
+        return EXIT_USAGE
+    return asyncio.run(_list_runs(args))
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -168,24 +322,55 @@ def _simulate(args: argparse.Namespace) -> int:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _dashboard(args: argparse.Namespace) -> int:
+    problem = terminal_problem()
+    if problem:
+        _say(f"nf-runs needs a terminal: {problem} (for scripts: nf-runs runs PROJECT JOB)")
+        return EXIT_USAGE
+    tidy_environment()
+    from .app import run_app
+
+    return run_app(args)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from .api.errors import ConfigError, NorthflankError
+    from .config import MissingTokenError
+    from .sanitize import printable
+
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "simulate":
             return _simulate(args)
         if args.command == "runs":
-            return asyncio.run(_list_runs(args))
-        from .app import run_app
-
-        return run_app(args)
+            return _runs(args)
+        return _dashboard(args)
+    except MissingTokenError as error:
+        _say(str(error))  # our own help text, several lines on purpose
+        return EXIT_USAGE
     except NorthflankError as error:
-        print(f"nf-runs: {error}", file=sys.stderr)
-        return 2 if isinstance(error, ConfigError) else 1
+        _say(f"nf-runs: {printable(str(error))}")
+        return EXIT_USAGE if isinstance(error, ConfigError) else 1
+    except OutputError as error:
+        _say(f"nf-runs: cannot write the output: {error}")
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
+        _quiet_stdout()
         return 0
+    except Exception as error:  # the last resort: a report, not a traceback
+        try:
+            from .crash import handle_crash
+        except Exception:  # even the reporter cannot load
+            _say(f"nf-runs crashed: {type(error).__name__}; no report could be written")
+            return 1
+        return handle_crash(error)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import resources
@@ -17,10 +18,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from .api.client import NorthflankClient
-from .api.errors import ConfigError
 from .api.ratelimit import RateLimitBudget
 from .commands import JobCommands
-from .config import resolve_settings
+from .config import MissingTokenError, resolve_settings
+from .crash import register_secret, terminal_restorer
 from .messages import EngineMessage
 from .options import AppOptions
 from .screens.help import HelpScreen
@@ -133,12 +134,51 @@ class NfRunsApp(App[int]):
                 # Exit code 128 + the signal's number, as a shell reports a process it ended.
                 loop.add_signal_handler(signum, self.exit, 128 + signum)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """The crash hook: any unhandled exception ends the app, and `run` raises it.
+
+        Textual's own handler prints a traceback with every frame's locals (where a token
+        may sit) on the terminal and leaves the exit status 0; tui.crash reports it instead.
+        """
+        self._return_code = 1
+        if self._exception is None:
+            self._exception = error  # run_test() re-raises it too, as with Textual's handler
+            self._exception_event.set()
+        self._close_messages_no_wait()
+
     def run(self, **kwargs: Any) -> int | None:
+        """Textual's run, with Ctrl-C (SIGINT) exiting 130 cleanly, and a crash raised once
+        the terminal is restored (tui.crash reports it)."""
+        interrupted = False
+
+        def on_sigint(_signum: int, _frame: object) -> None:
+            nonlocal interrupted
+            loop = self._loop
+            if interrupted or loop is None or loop.is_closed():
+                raise KeyboardInterrupt  # not running yet, or a second Ctrl-C: leave now
+            interrupted = True
+            loop.call_soon_threadsafe(lambda: self.exit(130, return_code=130))
+
+        previous: Any = None
+        with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
+            previous = signal.signal(signal.SIGINT, on_sigint)
+        restore_terminal = terminal_restorer()
+        from .textual_patches import apply as apply_textual_patches
+
+        apply_textual_patches()  # before the driver reads input (on_mount says any notice)
         try:
-            return super().run(**kwargs)
+            result = super().run(**kwargs)
+        except BaseException:
+            restore_terminal()  # it escaped Textual, perhaps before it restored the terminal
+            raise
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             if self._terminal_watchdog is not None:
                 self._terminal_watchdog.stop()
+        if self._exception is not None:
+            raise self._exception
+        return result
 
 
 def _host_label(url: str) -> str:
@@ -159,19 +199,25 @@ def run_app(args: argparse.Namespace) -> int:
         world = World(seed=args.seed, speed=args.speed, start=datetime.now(timezone.utc))
         simulator = Simulator(world=world)
         simulator.start()
+        register_secret(simulator.token)
         client = NorthflankClient(simulator.token, simulator.url, budget=budget)
         host_label = f"demo simulator {_host_label(simulator.url)}"
     else:
+        # Any other ConfigError (a bad token file, URL or config file) ends the command
+        # with its one-line message; only "no token at all" opens the setup page.
+        settings = resolve_settings(
+            api_url=args.api_url, token_file=args.token_file, team=args.team
+        )
+        for warning in settings.warnings:
+            print(f"nf-runs: warning: {warning}", file=sys.stderr)
         try:
-            settings = resolve_settings(
-                api_url=args.api_url, token_file=args.token_file, team=args.team
-            )
             token = settings.require_token()
+            register_secret(token)
             client = NorthflankClient(token, settings.api_url, team=settings.team, budget=budget)
             project = project or settings.project
             job = job or settings.job
             host_label = _host_label(settings.api_url)
-        except ConfigError as error:
+        except MissingTokenError as error:
             setup_message = str(error)
             host_label = "not connected"
     options = AppOptions(

@@ -1,4 +1,11 @@
-"""One small fix to Textual 8.2.8 (pinned), applied when the app starts (`NfRunsApp.on_mount`).
+"""Two small fixes to Textual 8.2.8 (pinned), applied when the app starts (`NfRunsApp.run`,
+before the driver reads input, and `on_mount`), never at import.
+
+1. Input: the Linux driver decodes the terminal's bytes as strict UTF-8, so one stray byte
+   (a Latin-1 terminal, Alt sending 8-bit meta, line noise) raised UnicodeDecodeError in its
+   input thread and the app quit with a traceback. Undecodable bytes become U+FFFD instead.
+
+2. Output, below.
 
 A board left open over SSH for days sends, most of the time, only the running durations that
 tick each second: a digit or two in each of a few rows. Textual writes a partial screen update
@@ -16,12 +23,16 @@ move does not change the terminal's current style; it is reset once at the end o
 and skips the empty writes. The screen it produces is the same. Checked against the pinned
 version only: `apply()` refuses any other. It works around Textual's open "crop to x extents"
 TODO in `ChopsUpdate.render_segments` (textual issue #5625); drop it when that lands upstream.
-`NF_RUNS_TEXTUAL_PATCH=0` in the environment turns it off.
+`NF_RUNS_TEXTUAL_PATCH=0` in the environment turns both fixes off.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import functools
 import os
+from collections.abc import Callable
 
 import textual
 from rich.color import ColorSystem
@@ -74,11 +85,16 @@ def _render_segments(self: _compositor.ChopsUpdate, console: Console) -> str:
     return "".join(out)
 
 
-def apply() -> str | None:
-    """Install the renderer above, once, on the pinned Textual version only.
+def lenient_incremental_decoder(encoding: str) -> Callable[[], codecs.IncrementalDecoder]:
+    """`codecs.getincrementaldecoder`, but undecodable input becomes U+FFFD, never an error."""
+    return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
 
-    Returns a one-line notice when it is not installed because the version differs (turned
-    off by the environment switch: no notice, that was asked for)."""
+
+def apply() -> str | None:
+    """Install the fixes above, once, on the pinned Textual version only.
+
+    Returns a one-line notice when they are not installed because the version differs (off by
+    the environment switch `NF_RUNS_TEXTUAL_PATCH=0`: no notice, that was asked for)."""
     if os.environ.get(SWITCH, "").strip().lower() in ("0", "off", "no", "false"):
         return None
     if textual.__version__ != PATCHED_VERSION:
@@ -87,6 +103,10 @@ def apply() -> str | None:
             f"Textual {textual.__version__} is not {PATCHED_VERSION}: its own renderer is used "
             "(idle updates send more bytes)."
         )
+    with contextlib.suppress(ImportError):  # no Linux driver on Windows (termios)
+        from textual.drivers import linux_driver
+
+        linux_driver.getincrementaldecoder = lenient_incremental_decoder  # type: ignore[attr-defined,assignment]
     if getattr(_compositor.ChopsUpdate, "_nf_runs_patched", False):
         return None
     _compositor.ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
@@ -94,4 +114,6 @@ def apply() -> str | None:
     return None
 
 
-__all__ = ["ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "SWITCH", "apply"]
+__all__ = [
+    "ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "SWITCH", "apply", "lenient_incremental_decoder",
+]
