@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from tui.api.client import NorthflankClient, check_base_url, is_loopback, walk_pages
 from tui.api.errors import (
+    ApiTimeoutError,
     BadResponseError,
     BudgetExhaustedError,
     ConfigError,
@@ -542,7 +544,7 @@ BAD_IDS = ["", ".", "..", "a/b", "../x", "a?b", "a#b", "%2e%2e", "a%2Fb", "a b",
 async def test_a_bad_id_in_any_place_sends_nothing(bad: str) -> None:
     sent: list[str] = []
     async with _recording_client(sent) as client:
-        calls = [
+        calls: list[Callable[[], Awaitable[object]]] = [
             lambda: client.list_jobs(bad),
             lambda: client.get_job_runs(bad, "j"), lambda: client.get_job_runs("p", bad),
             lambda: client.get_job_run("p", "j", bad), lambda: client.get_job_run(bad, "j", RUN),
@@ -751,11 +753,11 @@ async def test_retries_pass_the_gate_too() -> None:
     assert len(calls) == 41 and client.request_count == 41
 
 
-def _page(runs: list[object], cursor: str | None, more: bool) -> dict[str, object]:
+def _page(runs: Sequence[object], cursor: str | None, more: bool) -> dict[str, object]:
     pagination: dict[str, object] = {"hasNextPage": more, "count": len(runs)}
     if cursor is not None:
         pagination["cursor"] = cursor
-    return {"data": {"runs": runs}, "pagination": pagination}
+    return {"data": {"runs": list(runs)}, "pagination": pagination}
 
 
 async def _walk(bodies: list[dict[str, object]]) -> tuple[list[str], int]:
@@ -850,3 +852,48 @@ def test_every_error_message_is_sanitised() -> None:
 
     assert str(NorthflankError("a\x1b[2Jb\nc")) == "a\u241b[2Jb\u240ac"
     assert ApiStatusError("m", 400, "x\x07" * 400).server_message == "x\u2407" * 150
+
+
+@pytest.mark.parametrize("token", ["nf-secret\nX-Evil: 1", "nf secret", "nf-sécret", "nf-\x00s"])
+def test_an_unsendable_token_is_refused_without_showing_it(token: str) -> None:
+    with pytest.raises(ConfigError, match="API token has characters") as caught:
+        NorthflankClient(token, "https://api.example.test")
+    assert "secret" not in str(caught.value) + repr(caught.value)
+
+
+class EndlessStream(httpx.AsyncByteStream):
+    """An endless body (fast, or a chunk per `pause` seconds) that records being closed."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.pause = pause
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        import asyncio
+
+        while True:
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            yield b" " * 65536
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05])
+async def test_a_capped_or_late_body_is_closed(pause: float) -> None:
+    streams: list[EndlessStream] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        streams.append(EndlessStream(pause))
+        return httpx.Response(200, stream=streams[-1])
+
+    async with NorthflankClient("tok", "https://api.example.test", max_retries=0,
+                                deadline=0.3, transport=httpx.MockTransport(handler)) as client:
+        if pause:
+            with pytest.raises(ApiTimeoutError, match="in time"):
+                await client.list_projects()
+        else:
+            with pytest.raises(BadResponseError, match="answer too large"):
+                await client.list_projects()
+    assert len(streams) == 1 and streams[0].closed

@@ -26,6 +26,7 @@ from .errors import (
     ApiTimeoutError,
     BadResponseError,
     BudgetExhaustedError,
+    ConfigError,
     ForbiddenError,
     InconsistentPagesError,
     NetworkError,
@@ -62,6 +63,11 @@ MAX_EMPTY_PAGES = 3
 
 Sleep = Callable[[float], Awaitable[None]]
 WallClock = Callable[[], datetime]
+
+
+def _sendable_token(token: str) -> bool:
+    """Visible ASCII only: what a header can carry and what Northflank's tokens are made of."""
+    return all("!" <= char <= "~" for char in token)
 
 
 def _utc_now() -> datetime:
@@ -138,6 +144,13 @@ class NorthflankClient:
         wall_clock: WallClock = _utc_now,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        if not _sendable_token(token):
+            # Never echoed: a token with a newline would fail in the HTTP layer as "connection
+            # lost", and one with other bytes as a crash.
+            raise ConfigError(
+                "The API token has characters a token cannot have (spaces, control or "
+                "non-ASCII characters): check the token file or variable."
+            )
         self.team = team
         self.budget = budget or RateLimitBudget()
         self.skew = ClockSkew()

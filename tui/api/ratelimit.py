@@ -156,8 +156,9 @@ class RateLimitBudget:
             # The request `share` back from the newest has to leave the hour first.
             retry_in = spent[len(spent) - share] + WINDOW_SECONDS - now
             raise BudgetExhaustedError(
-                f"nf-runs holds back: it sent its share of the API quota ({share} of "
-                f"{self.snapshot().limit} requests in the last hour); next in {_span(retry_in)}.",
+                f"Holding back: nf-runs sent its share of the API quota ({share} of "
+                f"{self.snapshot().limit} requests in the last hour); next request in "
+                f"{_span(retry_in)}.",
                 max(retry_in, 0.0),
             )
         in_burst = sum(1 for sent in spent if sent > now - BURST_WINDOW)
@@ -165,8 +166,9 @@ class RateLimitBudget:
             recent = [sent for sent in spent if sent > now - BURST_WINDOW]
             retry_in = recent[len(recent) - burst] + BURST_WINDOW - now
             raise BudgetExhaustedError(
-                f"nf-runs holds back: {in_burst} requests in the last {BURST_WINDOW:.0f} s is "
-                f"its burst cap (its share is {share}/h); next in {_span(retry_in)}.",
+                f"Holding back: {in_burst} requests in the last {BURST_WINDOW:.0f} s is "
+                f"nf-runs's burst cap (its share is {share}/h); next request in "
+                f"{_span(retry_in)}.",
                 max(retry_in, 0.0),
             )
         spent.append(now)
