@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..api.client import NorthflankClient
 from ..api.errors import (
     ApiTimeoutError,
+    BudgetExhaustedError,
     ForbiddenError,
     NetworkError,
     NorthflankError,
@@ -102,6 +103,8 @@ class _RunRetry:
 
 
 def _problem_text(error: NorthflankError, reason: PlanReason) -> str:
+    if isinstance(error, BudgetExhaustedError):
+        return "holding back to stay within the API budget"  # nothing was sent
     if isinstance(error, ApiTimeoutError):
         return "the API is not answering"  # reachable, so not "offline"
     if reason is PlanReason.OFFLINE:
