@@ -223,7 +223,8 @@ class JobPicker(Vertical):
             nodes[("project", project_id, None)] = node
             for job in jobs:
                 job_label = Text.assemble(
-                    printable(job.name), " ", (job.job_type, self._style("job-picker--type"))
+                    printable(job.name), " ",
+                    (printable(job.job_type), self._style("job-picker--type")),
                 )
                 if self._current == (project_id, job.id):
                     job_label.stylize("bold", 0, len(printable(job.name)))
