@@ -47,14 +47,23 @@ class NotFoundError(KeyError):
         return self.message
 
 
+def _date_time(ts: float) -> str:
+    # By hand, not strftime: glibc writes year 1 as "1", and the API's years have 4 digits.
+    t = time.gmtime(math.floor(ts))
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
+
+
 def format_ts(ts: float) -> str:
     """The API's timestamp format: UTC, whole seconds, `Z`."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.floor(ts)))
+    return _date_time(ts) + "Z"
 
 
 def _format_log_ts(ts: float) -> str:
     millis = int((ts - math.floor(ts)) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(math.floor(ts))) + f".{millis:03d}Z"
+    return _date_time(ts) + f".{millis:03d}Z"
 
 
 def _to_ts(value: datetime) -> float:
