@@ -25,7 +25,9 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual import events
 from textual.command import CommandPalette
+from textual.widgets import Input
 
 from tui.api.client import NorthflankClient
 from tui.api.ratelimit import RateLimitBudget
@@ -290,6 +292,37 @@ async def test_a_plain_run_id_is_copied(hostile_sim: Simulator, size: tuple[int,
         await b.capture("copied")
         assert b.app._clipboard == detail.run.id
         assert clipboard_writes(b.driver_writes) == [detail.run.id]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+async def test_a_hostile_paste_into_the_job_filter(
+    hostile_sim: Simulator, size: tuple[int, int]
+) -> None:
+    # A web page can put any bytes on the clipboard; Textual's Input paints a paste as is.
+    async with hostile_board(hostile_sim, size) as b:
+        picker = b.main.picker
+        if not picker.display:
+            await b.press("p")
+        job_filter = picker.query_one("#job-filter", Input)
+        job_filter.focus()
+        await b.pilot.pause()
+        job_filter.post_message(events.Paste(f"job{HOSTILE_TEXT}"))
+        await b.wait(lambda: job_filter.value.startswith("job"), "the paste")
+        text = await b.capture("job filter pasted")
+        assert "\u241b]52" in text
+        assert_safe_text(job_filter.value, "the job filter")
+
+
+@pytest.mark.xfail(reason="tui/screens/main.py composes the run filter as a plain Input; "
+                          "tui.widgets.safe_input.SafeInput cleans a paste", strict=False)
+async def test_a_hostile_paste_into_the_run_filter(hostile_sim: Simulator) -> None:
+    async with hostile_board(hostile_sim, (120, 40)) as b:
+        b.run_list.focus()
+        await b.press("slash")
+        run_filter = b.main.query_one("#run-filter", Input)
+        run_filter.post_message(events.Paste(f"run{HOSTILE_TEXT}"))
+        await b.wait(lambda: run_filter.value.startswith("run"), "the paste")
+        await b.capture("run filter pasted")
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")

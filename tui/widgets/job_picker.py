@@ -17,6 +17,7 @@ from textual.widgets.tree import TreeNode
 
 from ..api.models import Job, Page, Project
 from ..formatting import printable
+from .safe_input import SafeInput
 
 NodeKind = Literal["project", "job", "more", "note"]
 
@@ -89,7 +90,7 @@ class JobPicker(Vertical):
         self._current: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter jobs…", id="job-filter")
+        yield SafeInput(placeholder="filter jobs…", id="job-filter")
         tree = JobTree("projects", id="job-tree")
         tree.show_root = False
         tree.guide_depth = 2
