@@ -418,7 +418,10 @@ def raw_unsafe(raw: bytes, *, bell_allowed: bool = False) -> list[str]:
             found.append(f"{introducer!r} at {at}: {text[at:at + 24]!r}")
     rest = _ANY_CSI.sub("", text)
     allowed = "\r\n" + ("\x07" if bell_allowed else "")
-    found += sorted({repr(char) for char in rest if _bad_character(char, allowed)})
+    bad = sorted({char for char in rest if _bad_character(char, allowed)})
+    for char in bad:
+        at = rest.index(char)
+        found.append(f"{char!r} in {rest[max(0, at - 30):at + 30]!r}")
     return found
 
 
@@ -455,7 +458,7 @@ def test_real_terminal_bytes() -> None:
     home = tempfile.mkdtemp(prefix="nf-escapes-")
     env = app_env(home, sim.token)
     argv = [sys.executable, "-m", "tui", "--api-url", sim.url, "--project", PROJECT,
-            "--job", JOB, "--refresh", "1"]
+            "--job", JOB, "--refresh", "1", "--bell"]
     app = PtyApp(argv, env, 100, 30)
     try:
         at = _wait_for(app, "\u241b".encode(), 0)  # hostile text drawn, made visible
@@ -478,14 +481,27 @@ def test_real_terminal_bytes() -> None:
         app.write(b"jump")
         at = _wait_for(app, b"Jump to job", at)
         app.write(b"\x1b")
-        # A few polls and ticks more: durations, the status line.
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and app.alive():
-            time.sleep(0.1)
+        at = _wait_for(app, b"Refresh", at)
+        # Until here no BEL at all; then a run of hostile name fails: its toast, and with
+        # --bell the app's own BEL.
+        before_failure = app.bytes_out
+        running = next(run for run in world.runs(PROJECT, JOB, 20) if run["status"] == "RUNNING")
+        world.abort_run(PROJECT, JOB, running["id"])
+        at = _wait_for(app, b"Run failed", at)
+        deadline = time.monotonic() + 30
+        while b"\x07" not in re.sub(POINTER_SHAPE.pattern.encode(), b"",
+                                    app.output(before_failure)):
+            assert time.monotonic() < deadline, "no bell for the failed run (--bell)"
+            app.wait_for([b"\x07"], since=app.bytes_out, timeout=0.5)
         assert app.alive(), "the app exited"
     finally:
         app.stop()
         sim.stop()
     raw = app.output()
     assert not sim.errors, sim.errors
-    assert raw_unsafe(raw) == [], raw_unsafe(raw)
+    assert raw_unsafe(raw, bell_allowed=True) == [], raw_unsafe(raw, bell_allowed=True)
+    # BEL is one byte that no UTF-8 sequence contains: none before the failure but the end
+    # of Textual's pointer shapes.
+    head = re.sub(POINTER_SHAPE.pattern.encode(), b"", raw[:before_failure])
+    early_bell = head.find(b"\x07")
+    assert early_bell < 0, f"a BEL before any failure: {head[early_bell - 200:early_bell]!r}"
