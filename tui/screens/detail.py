@@ -171,9 +171,9 @@ class RunDetailScreen(Screen[None]):
         run_id = self.run.id
         if not copyable_id(run_id):
             if not 0 < len(run_id) <= MAX_COPY_CHARS:
-                why = f"it is {len(run_id):,} characters long (at most {MAX_COPY_CHARS} are)"
+                why = f"it is {len(run_id):,} characters long (at most {MAX_COPY_CHARS} are copied)"
             else:
-                why = "it holds control or blank characters, which a shell would run when pasted"
+                why = "it holds control or blank characters, which a shell could act on when pasted"
             toast(self, f"Not copied: {why}. The id is shown above, made visible.",
                   title="Run id not copied", severity="warning", timeout=6)
             return
