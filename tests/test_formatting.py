@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from tui.formatting import (
     printable,
 )
 from tui.widgets.status_badge import badge_text
+from tui.widgets.status_line import compact_span, rounded_age
 
 NOW = datetime(2026, 11, 29, 12, 5, 2, tzinfo=timezone.utc)
 
@@ -209,3 +211,26 @@ def test_unknown_badge_blank_raw() -> None:
 def test_formatting_does_not_import_textual() -> None:
     code = "import sys, tui.formatting; assert 'textual' not in sys.modules, 'textual imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e400])
+def test_status_line_numbers_that_are_not_finite(value: float) -> None:
+    # A reset or Retry-After from a header: "?" rather than int(inf) raising mid-repaint.
+    assert compact_span(value) == "?"
+    assert rounded_age(value) == "? ago"
+
+
+def test_status_line_numbers_are_clamped() -> None:
+    assert compact_span(-5) == "0s"
+    assert compact_span(1e18) == "87600h00m"  # ten years at most
+    assert rounded_age(-3) == "just now"
+
+
+def test_printable_on_every_hostile_sequence() -> None:
+    from tui.simulator.hostile import CONTROL_CHARACTERS, HOSTILE_ID, HOSTILE_TEXT
+
+    for text in (HOSTILE_TEXT, HOSTILE_ID):
+        shown = printable(text)
+        assert shown.isprintable()
+        assert not CONTROL_CHARACTERS & set(shown)
+        assert "\u241b]52;c;SGVsbG8=\u2407" in shown  # visible, not dropped

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from tui.api.models import JobRun
 
 __all__ = [
-    "SKEW_TOLERANCE", "TimeMode", "format_attempts", "format_duration", "format_started",
-    "printable",
+    "SKEW_TOLERANCE", "UNKNOWN_TIME", "TimeMode", "as_local", "as_utc", "format_attempts",
+    "format_both_times", "format_clock", "format_duration", "format_local", "format_relative",
+    "format_started", "format_utc", "printable",
 ]
 
 # A start up to this far in the future is clock skew, not data: it reads "just now".
@@ -43,7 +44,8 @@ class TimeMode(enum.Enum):
 
 
 def format_duration(td: timedelta | None) -> str:
-    """Compact duration: "-", "0s", "45s", "2m 05s", "1h 03m", "2d 4h"; never negative."""
+    """Compact duration: "-", "0s", "45s", "2m 05s", "1h 03m", "2d 4h", "3y 12d"; never negative
+    and never wider than 8 characters."""
     if td is None:
         return "-"
     # Floor to whole seconds; skew can make a duration negative: show 0s, not "-3s".
@@ -57,41 +59,138 @@ def format_duration(td: timedelta | None) -> str:
         hours, rest = divmod(seconds, _HOUR)
         return f"{hours}h {rest // _MINUTE:02d}m"
     days, rest = divmod(seconds, _DAY)
-    return f"{days}d {rest // _HOUR}h"
+    if days < 1000:
+        return f"{days}d {rest // _HOUR}h"
+    # A start near year 1 (or a clock that far off): years, still within the column.
+    years, days = divmod(days, 365)
+    text = f"{years}y {days}d"
+    return text if len(text) <= 8 else f"{years}y"
 
 
-def _as_utc(dt: datetime) -> datetime:
-    # The API's timestamps are UTC; a naive one is taken as UTC, as models.parse_timestamp does.
+# Shown where a timestamp cannot be put in words (an offset that leaves the calendar).
+UNKNOWN_TIME = "?"
+
+
+def as_utc(dt: datetime) -> datetime | None:
+    """`dt` as an aware UTC datetime; None when that leaves the calendar (year 1 at +05:00).
+
+    The API's timestamps are UTC; a naive one is taken as UTC, as models.parse_timestamp does.
+    """
     if dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc)
-    return dt
+    try:
+        return dt.astimezone(timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def as_local(dt: datetime) -> datetime | None:
+    """`dt` in the local time zone, or None when that is off the calendar: 9999-12-31 23:00Z
+    is already year 10000 in Tokyo, 0001-01-01 00:00Z still year 0 in New York."""
+    try:
+        return dt.astimezone()
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _date_time(dt: datetime) -> str:
+    # By hand, not strftime: glibc writes year 1 as "1", not "0001".
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} "
+        f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+    )
+
+
+def _utc_offset(dt: datetime) -> str:
+    """Like strftime's %z: "+0900"; "-045602" for New York's local mean time before 1883."""
+    offset = dt.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    seconds = int(abs(offset).total_seconds())
+    hours, rest = divmod(seconds, _HOUR)
+    minutes, seconds = divmod(rest, _MINUTE)
+    return f"{sign}{hours:02d}{minutes:02d}" + (f"{seconds:02d}" if seconds else "")
+
+
+def format_utc(dt: datetime | None) -> str:
+    """"2026-11-29 12:05:02Z"; "-" when unknown, "?" when not representable."""
+    if dt is None:
+        return "-"
+    utc = as_utc(dt)
+    return UNKNOWN_TIME if utc is None else _date_time(utc) + "Z"
+
+
+def format_local(dt: datetime | None) -> str:
+    """Local time without the offset; a time the local zone cannot hold shows in UTC ("Z"),
+    which is still the value (and fits the same column)."""
+    if dt is None:
+        return "-"
+    utc = as_utc(dt)
+    if utc is None:
+        return UNKNOWN_TIME
+    local = as_local(utc)
+    return _date_time(local) if local is not None else _date_time(utc) + "Z"
+
+
+def format_both_times(dt: datetime | None) -> str:
+    """Local time with its offset, then UTC: "2026-11-29 13:05:02 +0100   (… 12:05:02Z)".
+
+    The local part is "?" when the local zone cannot hold the time; the UTC part stays.
+    """
+    if dt is None:
+        return "-"
+    utc = as_utc(dt)
+    if utc is None:
+        return UNKNOWN_TIME
+    local = as_local(utc)
+    local_text = UNKNOWN_TIME if local is None else f"{_date_time(local)} {_utc_offset(local)}"
+    return f"{local_text}   ({_date_time(utc)}Z)"
+
+
+def format_clock(dt: datetime | None) -> str:
+    """The time of day in UTC, for log lines: "12:05:02"; "--:--:--" when unknown."""
+    if dt is None:
+        return "--:--:--"
+    utc = as_utc(dt)
+    return "??:??:??" if utc is None else f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+
+
+def format_relative(delta: timedelta) -> str:
+    """How long ago (`delta` > 0) or ahead a start is: "5 minutes ago", "3 hours from now".
+
+    Relative texts move once a minute at most: under a minute is "just now", not "14 seconds
+    ago", so the per-second tick repaints running durations and nothing else.
+    """
+    # A slightly future start is clock skew, not data.
+    if -SKEW_TOLERANCE < delta < timedelta(minutes=1):
+        return "just now"
+    # Whole minutes, then whole hours, counted down like the duration column: humanize
+    # rounds (a run 1m 30s old would read "2 minutes ago" next to its "1m 30s").
+    seconds = delta.total_seconds()
+    if 0 < seconds < _HOUR:
+        delta = timedelta(minutes=seconds // _MINUTE)
+    elif 0 < seconds < _DAY:
+        delta = timedelta(hours=seconds // _HOUR)
+    # naturaldelta, not naturaltime: naturaltime subtracts the delta from the local clock,
+    # which overflows for a start near year 1 or 9999.
+    words = humanize.naturaldelta(abs(delta))
+    return f"{words} from now" if delta < timedelta(0) else f"{words} ago"
 
 
 def format_started(dt: datetime | None, now: datetime, mode: TimeMode) -> str:
     """A start time as relative ("5 minutes ago"), local or UTC text; "-" when unknown.
 
-    Relative texts move once a minute at most: under a minute is "just now", not "14 seconds
-    ago", so the per-second tick repaints running durations and nothing else.
+    Never raises, whatever the year or the local zone: a time that cannot be shown is "?".
     """
     if dt is None:
         return "-"
-    dt = _as_utc(dt)
-    if mode is TimeMode.RELATIVE:
-        delta = _as_utc(now) - dt
-        # A slightly future start is clock skew, not data.
-        if -SKEW_TOLERANCE < delta < timedelta(minutes=1):
-            return "just now"
-        # Whole minutes, then whole hours, counted down like the duration column: humanize
-        # rounds (a run 1m 30s old would read "2 minutes ago" next to its "1m 30s").
-        seconds = delta.total_seconds()
-        if 0 < seconds < _HOUR:
-            delta = timedelta(minutes=seconds // _MINUTE)
-        elif 0 < seconds < _DAY:
-            delta = timedelta(hours=seconds // _HOUR)
-        return humanize.naturaltime(delta)
     if mode is TimeMode.LOCAL:
-        return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        return format_local(dt)
+    if mode is TimeMode.UTC:
+        return format_utc(dt)
+    start, current = as_utc(dt), as_utc(now)
+    if start is None or current is None:
+        return UNKNOWN_TIME
+    return format_relative(current - start)
 
 
 def format_attempts(run: JobRun) -> str:

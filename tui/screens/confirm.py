@@ -11,9 +11,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ..sanitize import printable
+
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Answers True for yes (y / Enter on Yes), False for no (n / Escape)."""
+    """Answers True for yes (y / Enter on Yes), False for no (n / Escape).
+
+    The question usually names a job or run: it is sanitised here, whoever built it.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
@@ -22,7 +27,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def __init__(self, question: str) -> None:
         super().__init__()
-        self.question = question
+        self.question = printable(question)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):

@@ -17,8 +17,9 @@ from textual.widgets import Footer, Header, Log, Static
 from ..api.client import NorthflankClient
 from ..api.errors import NorthflankError
 from ..api.models import JobRun
-from ..formatting import format_duration, printable
+from ..formatting import format_both_times, format_clock, format_duration, printable
 from ..messages import ApiFailed, JobKey, LogsLoaded
+from ..toast import toast
 from ..widgets.status_badge import badge_text
 from ..widgets.text_line import TextLine
 
@@ -26,17 +27,25 @@ if TYPE_CHECKING:
     from ..app import NfRunsApp
 
 
-def _both_times(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    local = value.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-    return f"{local}   ({value.strftime('%Y-%m-%d %H:%M:%SZ')})"
+# Copied only when it is this short and has nothing but visible characters: OSC 52 carries
+# the text as it is, and a control character on the clipboard is typed into the shell the
+# user pastes it into. Run ids are UUIDs (36 characters).
+MAX_COPY_CHARS = 64
+
+
+def copyable_id(run_id: str) -> bool:
+    """True when a run id may go to the clipboard: 1-64 visible characters, no whitespace."""
+    return (
+        0 < len(run_id) <= MAX_COPY_CHARS
+        and printable(run_id) == run_id
+        and not any(char.isspace() for char in run_id)
+    )
 
 
 def run_fields(run: JobRun, now: datetime) -> list[tuple[str, str]]:
     """(label, value) for every field of the run, as plain text; the duration last."""
     return [
-        ("id", run.id),
+        ("id", printable(run.id)),
         ("runName", printable(run.run_name)),
         ("status", printable(run.raw_status)),
         ("active", str(int(run.active))),
@@ -45,8 +54,8 @@ def run_fields(run: JobRun, now: datetime) -> list[tuple[str, str]]:
         ("failed", str(int(run.failed))),
         ("completions", str(run.completions)),
         ("backoffLimit", str(run.backoff_limit)),
-        ("startedAt", _both_times(run.started_at)),
-        ("concludedAt", _both_times(run.concluded_at)),
+        ("startedAt", format_both_times(run.started_at)),
+        ("concludedAt", format_both_times(run.concluded_at)),
         ("duration", format_duration(run.duration(now))
          + ("  (running)" if run.is_active else "")),
     ]
@@ -145,14 +154,13 @@ class RunDetailScreen(Screen[None]):
             return
         title.update(Text(f"Logs: last {len(message.lines)} lines"))
         log.write_lines(
-            f"{line.ts.strftime('%H:%M:%S') if line.ts else '--:--:--'}  "
-            f"{printable(line.log)}"
+            f"{format_clock(line.ts)}  {printable(line.log)}"
             for line in message.lines
         )
 
     def on_api_failed(self, message: ApiFailed) -> None:
         self.query_one("#logs-title", Static).update(
-            Text(f"Logs: cannot load them: {message.error}  (l retries)")
+            Text(f"Logs: cannot load them: {printable(str(message.error))}  (l retries)")
         )
 
     def action_reload_logs(self) -> None:
@@ -160,5 +168,14 @@ class RunDetailScreen(Screen[None]):
         self.load_logs()
 
     def action_copy_id(self) -> None:
-        self.app.copy_to_clipboard(self.run.id)
-        self.notify(f"Copied run id {self.run.id}", markup=False, timeout=3)
+        run_id = self.run.id
+        if not copyable_id(run_id):
+            if not 0 < len(run_id) <= MAX_COPY_CHARS:
+                why = f"it is {len(run_id):,} characters long (at most {MAX_COPY_CHARS} are copied)"
+            else:
+                why = "it holds control or blank characters, which a shell could act on when pasted"
+            toast(self, f"Not copied: {why}. The id is shown above, made visible.",
+                  title="Run id not copied", severity="warning", timeout=6)
+            return
+        self.app.copy_to_clipboard(run_id)
+        toast(self, f"Copied run id {run_id}", timeout=3)

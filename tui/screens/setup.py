@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from ..sanitize import printable
+
 
 class SetupScreen(Screen[None]):
     """A clear page saying what is missing (no token, a bad URL) and how to fix it."""
@@ -19,7 +21,8 @@ class SetupScreen(Screen[None]):
 
     def __init__(self, message: str) -> None:
         super().__init__()
-        self.message = message
+        # Built from the environment and config files: as hostile as an API body.
+        self.message = printable(message)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▤")

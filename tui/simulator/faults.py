@@ -20,6 +20,7 @@ FAULT_KINDS: frozenset[str] = frozenset(
         "503",
         "429",
         "403",
+        "401",
         "drop",
         "malformed",
         "truncated",
@@ -37,6 +38,7 @@ class Fault:
 
     kind: str
     retry_after: float | None = None
+    message: str | None = None  # the error body's message, instead of the usual one
 
 
 def _rate(value: float, name: str) -> float:
@@ -140,14 +142,18 @@ class Faults:
 
     # -- queue ----------------------------------------------------------------------------
 
-    def queue(self, kind: str, count: int = 1, retry_after: float | None = None) -> None:
-        """Make the next `count` requests get fault `kind` (see FAULT_KINDS), in order."""
+    def queue(
+        self, kind: str, count: int = 1, retry_after: float | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Make the next `count` requests get fault `kind` (see FAULT_KINDS), in order;
+        `message` replaces the error body's usual message (hostile text, for example)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(FAULT_KINDS)}")
         if count < 0:
             raise ValueError("count must be >= 0")
         with self._lock:
-            self._queue.extend(Fault(kind, retry_after) for _ in range(count))
+            self._queue.extend(Fault(kind, retry_after, message) for _ in range(count))
 
     @property
     def pending(self) -> int:

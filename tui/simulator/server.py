@@ -215,6 +215,7 @@ _FAULT_ERRORS = {
     "503": "Service unavailable",
     "429": "Too many requests",
     "403": "Forbidden: this token lacks the permission for this action",
+    "401": "Unauthorized",
 }
 _HTML = (
     b"<html><head><title>502 Bad Gateway</title></head>"
@@ -350,7 +351,8 @@ class Simulator:
         kind = fault.kind
         if kind in _FAULT_ERRORS:
             status = int(kind)
-            response = _Response(status, _error_body(status, _FAULT_ERRORS[kind]), quota)
+            message = fault.message if fault.message is not None else _FAULT_ERRORS[kind]
+            response = _Response(status, _error_body(status, message), quota)
             if fault.retry_after is not None:
                 response.headers.append(("Retry-After", str(math.ceil(fault.retry_after))))
             return response

@@ -47,14 +47,23 @@ class NotFoundError(KeyError):
         return self.message
 
 
+def _date_time(ts: float) -> str:
+    # By hand, not strftime: glibc writes year 1 as "1", and the API's years have 4 digits.
+    t = time.gmtime(math.floor(ts))
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
+
+
 def format_ts(ts: float) -> str:
     """The API's timestamp format: UTC, whole seconds, `Z`."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.floor(ts)))
+    return _date_time(ts) + "Z"
 
 
 def _format_log_ts(ts: float) -> str:
     millis = int((ts - math.floor(ts)) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(math.floor(ts))) + f".{millis:03d}Z"
+    return _date_time(ts) + f".{millis:03d}Z"
 
 
 def _to_ts(value: datetime) -> float:
@@ -112,10 +121,12 @@ class _Job:
         "disabled_cd",
         "disabled_ci",
         "ends",
+        "extra_log_lines",
         "fail_rate",
         "first_seq",
         "id",
         "job_type",
+        "job_type_label",
         "key",
         "name",
         "name_prefixes",
@@ -123,6 +134,7 @@ class _Job:
         "next_cron",
         "project_id",
         "run_duration",
+        "run_id_prefix",
         "schedule",
         "starts",
         "succeeded_flag",
@@ -148,6 +160,9 @@ class _Job:
         disabled_cd: bool,
         name_prefixes: tuple[str, ...],
         succeeded_flag: bool,
+        job_type_label: str | None = None,
+        run_id_prefix: str = "",
+        extra_log_lines: tuple[str, ...] = (),
     ) -> None:
         self.key = key
         self.project_id = project_id
@@ -165,6 +180,9 @@ class _Job:
         self.disabled_cd = disabled_cd
         self.name_prefixes = name_prefixes
         self.succeeded_flag = succeeded_flag
+        self.job_type_label = job_type_label  # the jobType shown, when not job_type
+        self.run_id_prefix = run_id_prefix  # before every run and container id
+        self.extra_log_lines = extra_log_lines  # written by every run after its first lines
         self.first_seq = 0
         self.starts: array[float] = array("d")
         self.ends: array[float] = array("d")  # planned end; +inf runs until aborted
@@ -175,12 +193,14 @@ class _Job:
     def run_id(self, seq: int) -> str:
         head = _permute(self.key, (seq + _SEQ_BIAS) & _MASK48).to_bytes(6, "big")
         tail = hashlib.blake2b(head, key=self.key, digest_size=10, person=b"nf-uuid").digest()
-        return str(uuid.UUID(bytes=head + tail, version=4))
+        return self.run_id_prefix + str(uuid.UUID(bytes=head + tail, version=4))
 
     def index_of(self, run_id: str) -> int | None:
         """The array index of a run id, or None; O(1) because ids are invertible."""
+        if not run_id.startswith(self.run_id_prefix):
+            return None
         try:
-            parsed = uuid.UUID(run_id)
+            parsed = uuid.UUID(run_id[len(self.run_id_prefix) :])
         except (ValueError, TypeError):
             return None
         seq = _unpermute(self.key, int.from_bytes(parsed.bytes[:6], "big")) - _SEQ_BIAS
@@ -211,7 +231,11 @@ class World:
         speed: float = 1.0,
         start: datetime | None = None,
         history: bool = True,
+        hostile: bool = False,
     ) -> None:
+        """The seeded demo world; with `hostile`, instead, a small world whose every id and
+        text carries terminal control sequences (`tui.simulator.hostile`, for escape tests).
+        """
         if speed < 0:
             raise ValueError("speed must be >= 0")
         self._lock = threading.RLock()
@@ -226,7 +250,12 @@ class World:
         # Freeze the clock while seeding so that the seeded world never depends on how long
         # seeding took.
         self._speed = 0.0
-        self._seed_world(history)
+        if hostile:
+            from .hostile import seed_hostile
+
+            seed_hostile(self)
+        else:
+            self._seed_world(history)
         self._anchor = time.monotonic()
         self._speed = float(speed)
 
@@ -320,10 +349,15 @@ class World:
         run_name_prefixes: Sequence[str] = (),
         succeeded_flag: bool = True,
         history: int = 0,
+        job_type_label: str | None = None,
+        run_id_prefix: str = "",
+        extra_log_lines: Sequence[str] = (),
     ) -> None:
         """Add a job. A cron job (default schedule 60 s) starts runs at multiples of its
         schedule from now on, unless suspended. `history` prepends that many concluded runs.
         `succeeded_flag=False` reports `succeeded: 0` even on SUCCESS, like the doc's example.
+        `job_type_label` is the jobType the API shows (default `job_type`); `run_id_prefix`
+        goes before every run and container id; `extra_log_lines` are in every run's logs.
         """
         if job_type not in ("manual", "cron"):
             raise ValueError("job_type must be 'manual' or 'cron'")
@@ -353,6 +387,9 @@ class World:
                 disabled_cd=disabled_cd,
                 name_prefixes=tuple(run_name_prefixes),
                 succeeded_flag=succeeded_flag,
+                job_type_label=job_type_label,
+                run_id_prefix=run_id_prefix,
+                extra_log_lines=tuple(extra_log_lines),
             )
             self._jobs[project_id][id] = job
             now = self._catch_up()
@@ -708,7 +745,7 @@ class World:
         }
         if job.description is not None:
             data["description"] = job.description
-        data["jobType"] = job.job_type
+        data["jobType"] = job.job_type if job.job_type_label is None else job.job_type_label
         data["disabledCI"] = job.disabled_ci
         data["disabledCD"] = job.disabled_cd
         if job.job_type == "cron":
@@ -879,7 +916,7 @@ class World:
             digest_size=8,
             person=b"nf-pod",
         ).hexdigest()
-        return f"{job.id}-{digest[:10]}-{digest[10:15]}"
+        return f"{job.run_id_prefix}{job.id}-{digest[:10]}-{digest[10:15]}"
 
     def _log_lines(self, job: _Job, index: int, now: float) -> list[tuple[float, str]]:
         seq = job.first_seq + index
@@ -899,6 +936,7 @@ class World:
             (at(0.5, 0.02), f"[INFO] loading configuration (backoffLimit={job.backoff_limit})"),
             (at(1.75, 0.03), "connecting to postgres://sim-db:5432/app"),
         ]
+        lines += [(at(2.0, 0.04), text) for text in job.extra_log_lines]
         if math.isfinite(end):
             records = 1000 + int(u_records * 90000)
             lines.append((start + span / 2, f"processed {records} records [#####-----] 50%"))

@@ -17,6 +17,7 @@ from textual.widgets.tree import TreeNode
 
 from ..api.models import Job, Page, Project
 from ..formatting import printable
+from .safe_input import SafeInput
 
 NodeKind = Literal["project", "job", "more", "note"]
 
@@ -89,7 +90,7 @@ class JobPicker(Vertical):
         self._current: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter jobs…", id="job-filter")
+        yield SafeInput(placeholder="filter jobs…", id="job-filter")
         tree = JobTree("projects", id="job-tree")
         tree.show_root = False
         tree.guide_depth = 2
@@ -223,7 +224,8 @@ class JobPicker(Vertical):
             nodes[("project", project_id, None)] = node
             for job in jobs:
                 job_label = Text.assemble(
-                    printable(job.name), " ", (job.job_type, self._style("job-picker--type"))
+                    printable(job.name), " ",
+                    (printable(job.job_type), self._style("job-picker--type")),
                 )
                 if self._current == (project_id, job.id):
                     job_label.stylize("bold", 0, len(printable(job.name)))

@@ -7,6 +7,7 @@ then minutes) so a board left open does not repaint it every second.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -16,10 +17,24 @@ from ..api.ratelimit import RateLimitSnapshot
 from ..formatting import printable
 from .text_line import TextLine
 
+# Numbers here can come from headers (a reset time, a Retry-After): shown as "?" when not
+# finite, and capped, rather than `int(inf)` raising in the middle of a repaint.
+_MAX_SECONDS = 10 * 365 * 86400.0
+
+
+def _seconds(value: float) -> float | None:
+    """`value` clamped to [0, ten years], or None when it is not a finite number."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return min(max(0.0, float(value)), _MAX_SECONDS)
+
 
 def rounded_age(seconds: float) -> str:
     """'just now', '10 s ago', '3 m ago', '2 h ago': coarse on purpose."""
-    seconds = max(0.0, seconds)
+    clamped = _seconds(seconds)
+    if clamped is None:
+        return "? ago"
+    seconds = clamped
     if seconds < 10:
         return "just now"
     if seconds < 60:
@@ -30,7 +45,11 @@ def rounded_age(seconds: float) -> str:
 
 
 def compact_span(seconds: float) -> str:
-    seconds = max(0, int(seconds))
+    """'45s', '12m', '1h05m'; '?' for a number that is not finite."""
+    clamped = _seconds(seconds)
+    if clamped is None:
+        return "?"
+    seconds = int(clamped)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
@@ -96,10 +115,11 @@ class StatusLine(TextLine):
             parts.append(Text(runs))
         if state.problem:
             problem = printable(state.problem)
-            if state.retry_in is not None:
-                problem += f", retrying in {max(0, round(state.retry_in))} s"
+            retry_in = None if state.retry_in is None else _seconds(state.retry_in)
+            if retry_in is not None:
+                problem += f", retrying in {round(retry_in)} s"
             parts.append(Text(problem, error if state.problem_kind == "error" else warning))
-        age = state.last_refresh_age
+        age = None if state.last_refresh_age is None else _seconds(state.last_refresh_age)
         if age is not None and state.stale:
             # Said even while a poll is in flight (a hung request is what makes data stale),
             # and never "just now": stale data is at least a few seconds old.
@@ -109,8 +129,9 @@ class StatusLine(TextLine):
             parts.append(Text("refreshing…", dim))
         elif age is not None and not state.stale:
             parts.append(Text(f"refreshed {rounded_age(age)}"))
-        if state.interval is not None:
-            every = f"every {state.interval:.0f} s"
+        interval = None if state.interval is None else _seconds(state.interval)
+        if interval is not None:
+            every = f"every {interval:.0f} s"
             if state.interval_reason == "budget":
                 parts.append(Text(f"polling {every} to fit the API budget", dim))
             elif state.interval_reason == "idle":
