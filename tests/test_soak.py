@@ -119,7 +119,7 @@ async def test_a_day_of_watching_stays_correct_flat_and_within_budget() -> None:
     share = math.floor(QUOTA * SHARE)
     wish_per_hour = 3600 / DEFAULT_REFRESH * (1 + LONG_RUNS)
     assert wish_per_hour > 10 * share, "the scenario must want far more than the share"
-    async with engine(rate_limit=QUOTA, share=SHARE, page_size=PAGE_SIZE) as h:
+    async with engine(rate_limit=QUOTA, share=SHARE, page_size=PAGE_SIZE, history=True) as h:
         # Keep the records of a day from counting as the watcher's memory.
         h.sim._record = lambda method, path: None  # type: ignore[method-assign]
         h.transport.keep_log = False
