@@ -31,10 +31,19 @@ def scene_app(sim: Simulator, project: str = "payments", job: str = "settle-ledg
     return NfRunsApp(client, options, now=sim.world.now)
 
 
-async def settle(pilot: Pilot[int]) -> None:
-    """Wait until every request in flight has been answered and painted."""
+async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
+    """Wait until every request in flight has been answered and painted (the engine's, and
+    the workers of screens, such as the detail's logs), three times over."""
+    app = pilot.app
+    assert isinstance(app, NfRunsApp)
+    deadline = time.monotonic() + timeout
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        while time.monotonic() < deadline:
+            screens = [worker for worker in app.workers if worker.group != "engine"]
+            await app.workers.wait_for_complete(screens)
+            if app.scheduler is None or not app.scheduler.busy:
+                break
+            await pilot.pause(0.05)
         await pilot.pause(0.1)
 
 

@@ -74,8 +74,11 @@ def parse_timestamp(value: str) -> datetime:
 
 
 def format_timestamp(value: datetime) -> str:
-    """The API's own format: UTC, second precision, `Z`."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The API's own format: UTC, second precision, `Z` (by hand: strftime writes year 1 as
+    "1" on glibc)."""
+    utc = value.astimezone(timezone.utc) if value.tzinfo is not None else value
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+            f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z")
 
 
 class _Fields:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -22,10 +23,6 @@ from ..messages import ApiFailed, JobKey, LogsLoaded
 from ..toast import toast
 from ..widgets.status_badge import badge_text
 from ..widgets.text_line import TextLine
-
-if TYPE_CHECKING:
-    from ..app import NfRunsApp
-
 
 # Copied only when it is this short and has nothing but visible characters: OSC 52 carries
 # the text as it is, and a control character on the clipboard is typed into the shell the
@@ -77,11 +74,15 @@ class RunDetailScreen(Screen[None]):
         "run-list--success", "run-list--running", "run-list--failed", "run-list--unknown",
     }
 
-    def __init__(self, client: NorthflankClient, key: JobKey, run: JobRun) -> None:
+    def __init__(
+        self, client: NorthflankClient, key: JobKey, run: JobRun, *,
+        now: Callable[[], datetime],
+    ) -> None:
         super().__init__()
         self.client = client
         self.key = key
         self.run = run
+        self.now = now
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▤")
@@ -94,13 +95,6 @@ class RunDetailScreen(Screen[None]):
             yield Log(id="logs", highlight=False, auto_scroll=True)
         yield Footer()
 
-    @property
-    def nf_app(self) -> NfRunsApp:
-        from ..app import NfRunsApp
-
-        assert isinstance(self.app, NfRunsApp)
-        return self.app
-
     def on_mount(self) -> None:
         self.sub_title = f"run {printable(self.run.run_name)}"
         self._show_fields()
@@ -109,7 +103,7 @@ class RunDetailScreen(Screen[None]):
 
     def _tick(self) -> None:
         if self.run.is_active:
-            self._show_duration(run_fields(self.run, self.nf_app.now())[-1][1])
+            self._show_duration(run_fields(self.run, self.now())[-1][1])
 
     def _show_fields(self) -> None:
         table = Table.grid(padding=(0, 2))
@@ -118,7 +112,7 @@ class RunDetailScreen(Screen[None]):
         plain, style_class = badge_text(self.run.status, self.run.raw_status)
         badge = Text(plain, self.get_component_rich_style(style_class, partial=True))
         table.add_row("", badge)
-        *fields, (_label, duration) = run_fields(self.run, self.nf_app.now())
+        *fields, (_label, duration) = run_fields(self.run, self.now())
         for label, value in fields:
             table.add_row(label, Text(value))
         self.query_one("#detail-fields", Static).update(table)

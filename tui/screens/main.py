@@ -22,6 +22,7 @@ from ..api.models import Job, RunStatus
 from ..formatting import TimeMode, printable
 from ..messages import EngineMessage
 from ..options import AppOptions
+from ..toast import clip, toast
 from ..watch.events import (
     AccessLost,
     ActionDone,
@@ -37,6 +38,7 @@ from ..watch.feed import JobFeed
 from ..watch.scheduler import Scheduler
 from ..widgets.job_picker import JobPicker
 from ..widgets.run_list import RunList
+from ..widgets.safe_input import SafeInput
 from ..widgets.status_line import StatusLine
 
 NARROW_WIDTH = 100
@@ -97,7 +99,8 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield JobPicker(id="picker")
             with Vertical(id="runs-pane"):
-                yield Input(placeholder="filter runs by name…  (Esc clears)", id="run-filter")
+                yield SafeInput(placeholder="filter runs by name…  (Esc clears)",
+                                id="run-filter")
                 yield RunList(now=self.now, id="run-list")
         yield StatusLine(id="status")
         yield Footer()
@@ -115,7 +118,7 @@ class MainScreen(Screen[None]):
         return self.query_one(StatusLine)
 
     def on_mount(self) -> None:
-        self.sub_title = self.options.host_label
+        self.sub_title = printable(self.options.host_label)
         self.query_one("#run-filter").display = False
         self.set_class(self.app.size.width < NARROW_WIDTH, "-narrow")
         self.scheduler.load_projects()
@@ -167,7 +170,8 @@ class MainScreen(Screen[None]):
         project_name = project.name if project else self.key.project_id
         job_name = self.job.name if self.job else self.key.job_id
         self.sub_title = (
-            f"{self.options.host_label} · {printable(project_name)} / {printable(job_name)}"
+            f"{printable(self.options.host_label)} · {printable(project_name)} / "
+            f"{printable(job_name)}"
         )
 
     # ----- what the engine says -------------------------------------------------------------
@@ -191,11 +195,8 @@ class MainScreen(Screen[None]):
         elif isinstance(event, ActionDone):
             self._action_done(event)
         elif isinstance(event, EngineCrashed):
-            self.app.notify(
-                f"Unexpected error ({type(event.error).__name__}): "
-                f"{printable(str(event.error))[:200]}",
-                title="nf-runs", severity="error", markup=False,
-            )
+            toast(self.app, f"Unexpected error ({type(event.error).__name__}): {event.error}",
+                  title="nf-runs", severity="error")
 
     def _feed_changed(self, event: FeedChanged) -> None:
         if event.key != self.key:
@@ -216,29 +217,28 @@ class MainScreen(Screen[None]):
         runs = [run for run in event.runs if run.id not in self._aborted]
         if not runs:
             return
-        names = ", ".join(printable(run.run_name)[:60] for run in runs[:TOAST_NAMES])
+        names = ", ".join(clip(printable(run.run_name), 60) for run in runs[:TOAST_NAMES])
         if len(runs) > TOAST_NAMES:
             names += f" and {len(runs) - TOAST_NAMES} more"
         text = f"Run {names} failed." if len(runs) == 1 else f"{len(runs)} runs failed: {names}"
-        self.app.notify(text, title="Run failed", severity="error", markup=False)
+        toast(self.app, text, title="Run failed", severity="error")
         if self.options.bell:
             self.app.bell()
 
     def _access_lost(self, event: AccessLost) -> None:
         error = event.error
         if isinstance(error, (UnauthorizedError, ForbiddenError, NotFoundError)):
-            self.app.notify(str(error), title="API error", severity="error", markup=False,
-                            timeout=10)
+            toast(self.app, str(error), title="API error", severity="error", timeout=10)
         self._refresh_status()
 
     def _action_done(self, event: ActionDone) -> None:
         if event.error is not None:
             title = "Cannot start the run" if event.what == "start" else "Cannot abort the run"
-            self.notify(str(event.error), title=title, severity="error", markup=False)
+            toast(self, str(event.error), title=title, severity="error")
         elif event.what == "start":
-            self.notify(f"Started {printable(event.run_name or '')}", markup=False, timeout=3)
+            toast(self, f"Started {event.run_name or ''}", timeout=3)
         else:
-            self.notify("Run aborted.", timeout=3)
+            toast(self, "Run aborted (by you).", timeout=3)
 
     def _projects_loaded(self, event: ProjectsLoaded) -> None:
         self.picker.add_projects(event.page, event.first)
@@ -440,7 +440,9 @@ class MainScreen(Screen[None]):
             return
         from .detail import RunDetailScreen
 
-        self.app.push_screen(RunDetailScreen(self.scheduler.client, self.key, message.run))
+        self.app.push_screen(
+            RunDetailScreen(self.scheduler.client, self.key, message.run, now=self.now)
+        )
 
 
 __all__ = ["STATUS_FILTERS", "MainScreen", "TimeMode"]

@@ -17,6 +17,7 @@ from ..api.errors import (
     ApiTimeoutError,
     BudgetExhaustedError,
     ForbiddenError,
+    InvalidIdError,
     NetworkError,
     NorthflankError,
     NotFoundError,
@@ -56,6 +57,8 @@ MAX_RUN_BACKOFF = 600.0
 NOTIFIED_MEMORY = 2000
 
 FATAL = (UnauthorizedError, ForbiddenError, NotFoundError)
+# Asking again cannot help: polling stops until the user asks (`r`) or picks another job.
+PERMANENT = (*FATAL, InvalidIdError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +385,7 @@ class JobFeed:
     def _poll_failed(self, error: NorthflankError) -> list[Event]:
         self.polling_since = None
         self.poll_again = False
-        if isinstance(error, FATAL):
+        if isinstance(error, PERMANENT):
             if isinstance(error, NotFoundError):
                 text = "This job or project is gone (404). Pick another job."
             else:
@@ -391,7 +394,10 @@ class JobFeed:
             self.problem, self.problem_kind = text, ProblemKind.ERROR
             self.interval = None
             self.next_poll_at = None
-            return [FeedChanged(self.key, self.state()), AccessLost(self.key, error)]
+            events: list[Event] = [FeedChanged(self.key, self.state())]
+            if isinstance(error, FATAL):
+                events.append(AccessLost(self.key, error))
+            return events
         plan = self.policy.after_failure(error)
         now = self._clock.monotonic()
         self.next_poll_at = now + plan.delay
