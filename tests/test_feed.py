@@ -475,10 +475,6 @@ async def test_fifty_runs_failing_in_one_poll_are_told_once_in_one_event() -> No
         assert sorted(h.failed_run_ids()) == sorted(started)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: JobFeed._more_failed sets a WARNING 'Cannot load more runs: …' even when the "
-    "error is fatal (401/403/404) and the feed is stopped with an ERROR"
-))
 async def test_a_refused_older_page_does_not_hide_that_polling_stopped() -> None:
     """The token is revoked while an older page is on its way: the poll stops the feed with an
     error; the page's own 401, arriving after, must not turn that into a passing warning."""

@@ -188,7 +188,9 @@ async def test_a_day_never_spends_more_than_the_share_in_any_hour() -> None:
     assert {entry.outcome for entry in day.requests} == {"200"}, "never refused by the API"
     assert most_in_any_hour(times) <= share
     windows = server_windows(times)
-    assert len(windows) >= 24 and max(windows) <= share, windows
+    # A window starts at its first request: at a steady pace up to one interval passes
+    # between two windows, so a day holds 23 to 25 of them.
+    assert len(windows) >= 23 and max(windows) <= share, windows
     # It bound: every full window spent most of the share, and the feeds say why.
     assert min(windows[:-1]) >= 0.8 * share, windows
     for state in day.states:
@@ -197,19 +199,23 @@ async def test_a_day_never_spends_more_than_the_share_in_any_hour() -> None:
     assert day.caught_up
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: pacing (available/interval_for: the server's fixed window, a poll's cost "
-    "without its gap pages) and the client's gate (admit: a rolling hour) disagree, so a "
-    "binding budget shows as 'rate limited by the API' warnings"
-))
 async def test_a_binding_budget_is_a_pace_not_a_problem() -> None:
-    """Pacing to the share is the plan, not a fault: the gate never has to refuse a request
-    the scheduler started, and no feed says "rate limited" when the API never refused."""
+    """Pacing to the share is the plan, not a fault: no feed says "rate limited" when the API
+    never refused, and the gate's hold shows as the budget's pace."""
     day = await binding_day()
-    assert day.refused == 0
     assert day.problems == []
     for state in day.states:
         assert state.problem == "" and state.interval is not None
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known: pacing (interval_for: the server's fixed window) and the client's gate (a "
+    "rolling hour) still disagree at window resets, so the gate holds back some polls the "
+    "scheduler started (nothing is sent; the feed waits as for a pace)"
+))
+async def test_the_gate_never_has_to_refuse_what_the_scheduler_starts() -> None:
+    day = await binding_day()
+    assert day.refused == 0
 
 
 async def test_stale_waits_for_twice_the_interval_the_budget_set() -> None:

@@ -39,9 +39,10 @@ async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     for _ in range(3):
         while time.monotonic() < deadline:
-            screens = [worker for worker in app.workers if worker.group != "engine"]
-            await app.workers.wait_for_complete(screens)
-            if app.scheduler is None or not app.scheduler.busy:
+            screens_busy = any(
+                worker.is_running for worker in app.workers if worker.group != "engine"
+            )
+            if not screens_busy and (app.scheduler is None or not app.scheduler.busy):
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.1)

@@ -385,19 +385,15 @@ class JobFeed:
     def _poll_failed(self, error: NorthflankError) -> list[Event]:
         self.polling_since = None
         self.poll_again = False
+        if isinstance(error, BudgetExhaustedError):
+            # Our own gate held the request back (nothing was sent): a pace, not a fault.
+            now = self._clock.monotonic()
+            wait = max(error.retry_in, self.policy.refresh)
+            self.next_poll_at = now + wait + self.policy.rng.uniform(0, 1)
+            self.interval, self.interval_reason = wait, PlanReason.BUDGET
+            return [FeedChanged(self.key, self.state())]
         if isinstance(error, PERMANENT):
-            if isinstance(error, NotFoundError):
-                text = "This job or project is gone (404). Pick another job."
-            else:
-                text = str(error)
-            self.stopped = True
-            self.problem, self.problem_kind = text, ProblemKind.ERROR
-            self.interval = None
-            self.next_poll_at = None
-            events: list[Event] = [FeedChanged(self.key, self.state())]
-            if isinstance(error, FATAL):
-                events.append(AccessLost(self.key, error))
-            return events
+            return self._stop(error)
         plan = self.policy.after_failure(error)
         now = self._clock.monotonic()
         self.next_poll_at = now + plan.delay
@@ -408,6 +404,22 @@ class JobFeed:
         self.problem = _problem_text(error, plan.reason)
         self.problem_kind = ProblemKind.WARNING
         return [FeedChanged(self.key, self.state())]
+
+    def _stop(self, error: NorthflankError) -> list[Event]:
+        """Refused for good: no request until the user asks (`poll_now`)."""
+        if isinstance(error, NotFoundError):
+            text = "This job or project is gone (404). Pick another job."
+        else:
+            text = str(error)
+        self.stopped = True
+        self.more_wanted = False
+        self.problem, self.problem_kind = text, ProblemKind.ERROR
+        self.interval = None
+        self.next_poll_at = None
+        events: list[Event] = [FeedChanged(self.key, self.state())]
+        if isinstance(error, FATAL):
+            events.append(AccessLost(self.key, error))
+        return events
 
     def poll_crashed(self) -> None:
         """The poll task died of a bug: try again later, keep everything."""
@@ -450,6 +462,12 @@ class JobFeed:
 
     def _more_failed(self, error: NorthflankError) -> list[Event]:
         self.more_in_flight = None
+        if isinstance(error, PERMANENT) or self.stopped:
+            # Refused for good (or polling already stopped): say that, not "cannot load more".
+            self.more_wanted = False
+            if not self.stopped:
+                return self._stop(error)
+            return [FeedChanged(self.key, self.state())]
         self.more_wanted = True  # still wanted: asked again when the hold ends
         now = self._clock.monotonic()
         retry_after = getattr(error, "retry_after", None) or getattr(error, "retry_in", None)
