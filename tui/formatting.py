@@ -6,6 +6,7 @@ No Textual import here: these are used by widgets and tested on their own.
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -163,17 +164,22 @@ def format_relative(delta: timedelta) -> str:
     # A slightly future start is clock skew, not data.
     if -SKEW_TOLERANCE < delta < timedelta(minutes=1):
         return "just now"
-    # Whole minutes, then whole hours, counted down like the duration column: humanize
-    # rounds (a run 1m 30s old would read "2 minutes ago" next to its "1m 30s").
+    # Whole minutes, then whole hours, then whole days, counted down like the duration
+    # column (humanize rounds: a run 1m 30s old would read "2 minutes ago" next to its
+    # "1m 30s"). Bucketed, the words are cached: the per-second tick of a screenful of rows
+    # costs a few lookups, not a humanize call each.
     seconds = delta.total_seconds()
-    if 0 < seconds < _HOUR:
-        delta = timedelta(minutes=seconds // _MINUTE)
-    elif 0 < seconds < _DAY:
-        delta = timedelta(hours=seconds // _HOUR)
+    magnitude = abs(seconds)
+    unit = _MINUTE if magnitude < _HOUR else _HOUR if magnitude < _DAY else _DAY
+    words = _relative_words(magnitude // unit * unit)
+    return f"{words} from now" if seconds < 0 else f"{words} ago"
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative_words(seconds: float) -> str:
     # naturaldelta, not naturaltime: naturaltime subtracts the delta from the local clock,
     # which overflows for a start near year 1 or 9999.
-    words = humanize.naturaldelta(abs(delta))
-    return f"{words} from now" if delta < timedelta(0) else f"{words} ago"
+    return str(humanize.naturaldelta(timedelta(seconds=seconds)))
 
 
 def format_started(dt: datetime | None, now: datetime, mode: TimeMode) -> str:
