@@ -305,10 +305,21 @@ async def _list_runs(args: argparse.Namespace) -> int:
 
 def _runs(args: argparse.Namespace) -> int:
     import asyncio
+    import signal
 
     if sys.stdout is None:
         _say("nf-runs: stdout is closed: nowhere to list the runs")
         return EXIT_USAGE
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        # A read-only listing: what was printed is flushed, then out at once. Unwinding the
+        # event loop could wait on a request the server never answers.
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, interrupted)
     return asyncio.run(_list_runs(args))
 
 

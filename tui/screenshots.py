@@ -37,12 +37,23 @@ async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
     app = pilot.app
     assert isinstance(app, NfRunsApp)
     deadline = time.monotonic() + timeout
+
+    def jobs_listed() -> bool:
+        # The picker asks for the open project's jobs once the projects are in.
+        from .screens.main import MainScreen
+
+        main = app.screen_stack[0] if app.screen_stack else None
+        if not isinstance(main, MainScreen) or main.key is None:
+            return True
+        return main.picker.find_job(main.key.project_id, main.key.job_id) is not None
+
     for _ in range(3):
         while time.monotonic() < deadline:
             screens_busy = any(
                 worker.is_running for worker in app.workers if worker.group != "engine"
             )
-            if not screens_busy and (app.scheduler is None or not app.scheduler.busy):
+            engine_busy = app.scheduler is not None and app.scheduler.busy
+            if not screens_busy and not engine_busy and jobs_listed():
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.1)
