@@ -12,7 +12,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ..api.client import NorthflankClient
+from ..api.client import MAX_EMPTY_PAGES, NorthflankClient
 from ..api.errors import (
     ApiTimeoutError,
     BudgetExhaustedError,
@@ -164,6 +164,7 @@ class JobFeed:
         self._requested_cursors: set[str] = set()
         self._notified: OrderedDict[str, None] = OrderedDict()
         self._generation = 0  # bumped when the list restarts: late pages are dropped
+        self._empty_pages = 0  # older pages in a row that held no run
 
     # ----- state -----------------------------------------------------------------------------
 
@@ -453,7 +454,11 @@ class JobFeed:
             return []  # a page of a list that restarted since it was asked
         self.more_in_flight = None
         self.next_cursor = page.cursor
-        self.has_more = page.has_next_page and page.cursor not in self._requested_cursors
+        self._empty_pages = 0 if page.items else self._empty_pages + 1
+        self.has_more = (
+            page.has_next_page and page.cursor not in self._requested_cursors
+            and self._empty_pages < MAX_EMPTY_PAGES
+        )
         if page.has_next_page and not self.has_more:
             self.problem = "the API returned an inconsistent page list"
             self.problem_kind = ProblemKind.WARNING
