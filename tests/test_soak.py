@@ -34,8 +34,8 @@ from array import array
 import pytest
 
 from tui.api.errors import BudgetExhaustedError
+from tui.options import DEFAULT_REFRESH
 from tui.watch.events import AccessLost, FeedChanged, PlanReason, RunsFailed
-from tui.watch.feed import DEFAULT_REFRESH
 
 from .engine_harness import JOB, PROJECT, Engine, Request, engine
 

@@ -20,6 +20,7 @@ from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .options import DEFAULT_BUDGET_PERCENT, DEFAULT_REFRESH
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -122,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start the built-in API simulator and watch it (no account needed)")
     parser.add_argument("--project", metavar="P", help="open on this project")
     parser.add_argument("--job", metavar="J", help="open on this job's runs")
-    parser.add_argument("--refresh", type=_refresh, default=5.0, metavar="SECONDS",
+    parser.add_argument("--refresh", type=_refresh, default=DEFAULT_REFRESH, metavar="SECONDS",
                         help="wished-for refresh interval of active runs (default 5, min 1)")
-    parser.add_argument("--budget", type=_percent, default=50.0, metavar="PERCENT",
+    parser.add_argument("--budget", type=_percent, default=DEFAULT_BUDGET_PERCENT,
+                        metavar="PERCENT",
                         help="share of the hourly API quota nf-runs may use (default 50)")
     parser.add_argument("--read-only", action="store_true",
                         help="never start or abort runs")

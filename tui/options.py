@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Each default is written once, here (the CLI, the engine and the budget read them).
+DEFAULT_REFRESH = 5.0  # seconds between polls of a job with active runs
+IDLE_INTERVAL = 30.0  # seconds between polls of a job with none
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_BUDGET_PERCENT = 50.0  # of the account's hourly quota
+
 
 @dataclass(frozen=True)
 class AppOptions:
@@ -12,9 +18,9 @@ class AppOptions:
     host_label: str = "api.northflank.com"
     project: str | None = None
     job: str | None = None
-    refresh: float = 5.0
-    idle_interval: float = 30.0
-    page_size: int = 50
+    refresh: float = DEFAULT_REFRESH
+    idle_interval: float = IDLE_INTERVAL
+    page_size: int = DEFAULT_PAGE_SIZE
     read_only: bool = False
     bell: bool = False
     tick: float = 1.0

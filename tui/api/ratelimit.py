@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..options import DEFAULT_BUDGET_PERCENT
 from .errors import BudgetExhaustedError
 from .headers import rate_limit_numbers
 
@@ -49,7 +50,7 @@ class RateLimitBudget:
 
     def __init__(
         self,
-        share: float = 0.5,
+        share: float = DEFAULT_BUDGET_PERCENT / 100,
         default_limit: int = DEFAULT_LIMIT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -26,6 +26,7 @@ from ..api.errors import (
     UnauthorizedError,
 )
 from ..api.models import JobRun, RunStatus
+from ..options import DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, IDLE_INTERVAL
 from .clock import Clock
 from .events import (
     AccessLost,
@@ -39,10 +40,6 @@ from .events import (
 )
 from .store import RunStore, StoreChange
 
-# Each default is written once, here.
-DEFAULT_REFRESH = 5.0
-IDLE_INTERVAL = 30.0
-DEFAULT_PAGE_SIZE = 50
 # After a long outage the feed still tries about once a minute: back within a minute of the
 # API, at a cost (60/h) well inside the budget.
 MAX_BACKOFF = 60.0

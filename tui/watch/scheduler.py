@@ -19,6 +19,7 @@ from functools import partial
 from ..api.client import NorthflankClient
 from ..api.errors import NorthflankError
 from ..api.ratelimit import RateLimitBudget
+from ..options import DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, IDLE_INTERVAL
 from .clock import Clock, SystemClock
 from .events import (
     AccessLost,
@@ -32,7 +33,7 @@ from .events import (
     PlanReason,
     ProjectsLoaded,
 )
-from .feed import DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, FATAL, IDLE_INTERVAL, JobFeed
+from .feed import FATAL, JobFeed
 
 Subscriber = Callable[[Event], None]
 # Requests in flight at once: a slow poll never blocks the page the user asked for.
