@@ -355,8 +355,12 @@ async def test_error_toasts_from_the_main_screen(
     # No poll of its own in between: the queued fault is the answer to the keys' request.
     async with hostile_board(hostile_sim, (120, 40), refresh=600, idle_interval=600) as b:
         b.run_list.focus()
-        await b.wait(lambda: not b.main.scheduler.busy and b.main.feed is not None
-                     and b.main.feed.last_good is not None, "the first poll to end")
+        main = b.main
+        # The picker's own start-up requests (projects, jobs) must not take the queued fault.
+        await b.wait(lambda: not main.scheduler.busy and main.feed is not None
+                     and main.feed.last_good is not None
+                     and main.picker.find_job(main.feed.key.project_id, main.feed.key.job_id)
+                     is not None, "the first poll and the picker's jobs")
         hostile_sim.faults.queue(kind, message=HOSTILE_TEXT)
         await b.press(*keys)
         await b.wait(lambda: any(n.title == title for n in b.app._notifications),

@@ -20,6 +20,7 @@ from .api.client import NorthflankClient
 from .app import NfRunsApp
 from .options import AppOptions
 from .simulator import Simulator, run_simulator
+from .watch.clock import FakeClock
 
 SIZES = ((80, 24), (120, 40))
 
@@ -28,7 +29,9 @@ def scene_app(sim: Simulator, project: str = "payments", job: str = "settle-ledg
     """The app on the frozen simulator, as the screenshots and snapshot tests show it."""
     client = NorthflankClient(sim.token, sim.url)
     options = AppOptions(host_label="demo simulator", project=project, job=job, tty_check=0)
-    return NfRunsApp(client, options, now=sim.world.now)
+    # The engine's clock is frozen too: "refreshed just now" whatever the machine's speed, and
+    # no poll after the first.
+    return NfRunsApp(client, options, now=sim.world.now, clock=FakeClock())
 
 
 async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
