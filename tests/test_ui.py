@@ -36,6 +36,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.setup import SetupScreen
 from tui.simulator import Simulator, run_simulator
+from tui.simulator.world import NotFoundError
 from tui.widgets.run_list import RunList
 from tui.widgets.text_line import TextLine
 
@@ -607,7 +608,9 @@ async def test_markup_in_names_is_shown_literally(small_sim: Simulator) -> None:
                                outcome="FAILED")
     async with board(sim, project="tricky", job="names") as b:
         await b.idle()
-        await b.wait(lambda: b.main.job is not None, "the job's name")
+        shown_title = f"{project_name} / [link=http://x]job[/link] ␛[31m[/]"
+        # What the user sees: the header drawn with the job's name (not only the job known).
+        await b.wait(lambda: shown_title in header_text(b), "the job's name in the header")
         rows = b.run_list.visible_text()
         text = "\n".join(rows)
         for name in ["[bold]x[/]", "[/]", "[link=http://x]y[/link]", "␛[31mred"]:
@@ -617,8 +620,6 @@ async def test_markup_in_names_is_shown_literally(small_sim: Simulator) -> None:
         assert project_name in projects
         tricky = b.main.picker.job_tree.root.children[projects.index(project_name)]
         assert tricky.children[0].label.plain.startswith("[link=http://x]job[/link] ␛[31m[/]")
-        title = header_text(b)
-        assert f"{project_name} / [link=http://x]job[/link] ␛[31m[/]" in title
         screen = screen_text(b)
         assert "[link=http://x]y[/link]" in screen and "[bold]proj[/]" in screen
         # A failure toast with markup in the run's name.
@@ -930,3 +931,51 @@ async def test_filter_searches_a_few_older_pages_per_key_press(sim: Simulator) -
         cursors = b.cursors()
         assert len(set(cursors)) == len(cursors) == 12
         assert b.ids == server_ids(sim, 650)
+
+
+async def test_a_project_whose_jobs_fail_is_asked_again_only_when_the_user_asks(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every change rebuilds the picker's tree and expands the open projects again: that must
+    # not count as the user asking, or a failing project is asked again after each failure.
+    sim.world.add_project("broken", "Broken project")
+    world_jobs = sim.world.jobs
+
+    def jobs(project_id: str) -> list[dict[str, Any]]:
+        if project_id == "broken":
+            raise NotFoundError("Project broken is being moved")
+        return world_jobs(project_id)
+
+    monkeypatch.setattr(sim.world, "jobs", jobs)
+    path = "/v1/projects/broken/jobs"
+
+    def asked() -> int:
+        return sum(1 for _, target, _ in sim.requests if urlsplit(target).path == path)
+
+    async with board(sim) as b:
+        await b.idle()
+        picker = b.main.picker
+        tree = picker.job_tree
+
+        def broken_node() -> Any:
+            return next(node for node in tree.root.children
+                        if node.data is not None and node.data.project_id == "broken")
+
+        def shown_error() -> bool:
+            return any("being moved" in child.label.plain for child in broken_node().children)
+
+        broken_node().expand()
+        await b.wait(shown_error, "the project's error under it")
+        for _ in range(30):  # many turns of the event loop: rebuilds, expansions, messages
+            await b.pilot.pause()
+        assert asked() == 1
+        assert shown_error()
+        # The user closes and opens it again: that is a retry.
+        broken_node().collapse()
+        await b.pilot.pause()
+        broken_node().expand()
+        await b.wait(lambda: asked() == 2, "the retry")
+        await b.wait(shown_error, "the error again")
+        for _ in range(30):
+            await b.pilot.pause()
+        assert asked() == 2

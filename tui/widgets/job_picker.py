@@ -268,8 +268,14 @@ class JobPicker(Vertical):
         data = event.node.data
         if data is None or data.kind != "project" or data.project_id is None:
             return
+        # The tree is rebuilt on every change, and each rebuild expands the open projects
+        # again: only a user's expansion may retry a project whose jobs failed to load, or a
+        # failing project would be asked again after every failure, forever.
+        rebuilt = data.project_id in self._expanded
         self._expanded.add(data.project_id)
         state = self._projects[data.project_id]
+        if state.error is not None and rebuilt:
+            return
         if not state.loaded and not state.loading:
             state.loading = True
             self.post_message(self.ProjectOpened(data.project_id))
