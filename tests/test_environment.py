@@ -369,6 +369,33 @@ def test_odd_environments_still_give_a_board(
     assert not _after_the_app(output).strip()
 
 
+def test_a_stale_exported_size_does_not_shrink_the_board(
+    tmp_path: Path, spawn: list[PtyApp]
+) -> None:
+    """COLUMNS/LINES exported as 80x24 (pytest-xdist does, so do some wrappers) while the
+    terminal is 100x30: the board fills the terminal, as it says it is."""
+    app = _nf_runs_in_pty(spawn, ["--demo"], _env(tmp_path, COLUMNS="80", LINES="24"))
+    _wait_for(app, (b"\x1b[30;",), "a line drawn on row 30 of 30")
+    _wait_for(app, BOARD, "board")
+    code, _ = _quit(app)
+    assert code == 0
+
+
+def test_the_size_in_the_environment_is_kept_only_without_a_terminal_size() -> None:
+    from tui.__main__ import tidy_environment
+
+    real = os.terminal_size((100, 30))
+    environ = {"COLUMNS": "80", "LINES": "24", "HOME": "/h"}
+    tidy_environment(environ, tty_size=lambda: real)
+    assert environ == {"HOME": "/h"}
+    environ = {"COLUMNS": "80", "LINES": "24"}
+    tidy_environment(environ, tty_size=lambda: None)
+    assert environ == {"COLUMNS": "80", "LINES": "24"}
+    environ = {"COLUMNS": "100000", "LINES": "x"}
+    tidy_environment(environ, tty_size=lambda: None)
+    assert environ == {}
+
+
 def test_an_undecodable_byte_from_the_terminal_is_ignored(
     tmp_path: Path, spawn: list[PtyApp]
 ) -> None:

@@ -16,7 +16,7 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -199,16 +199,33 @@ def terminal_problem() -> str | None:
     return None
 
 
-def tidy_environment(environ: MutableMapping[str, str] = os.environ) -> None:
+def _tty_size() -> os.terminal_size | None:
+    """The size the terminal on stdout reports, if it can."""
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def tidy_environment(
+    environ: MutableMapping[str, str] = os.environ,
+    tty_size: Callable[[], os.terminal_size | None] = _tty_size,
+) -> None:
     """Drop variables Textual would trust blindly, before it is imported.
 
-    COLUMNS/LINES override the terminal's own size: a huge value makes Textual allocate a
-    screen of that size (it hung at 100000x100000). An unknown TEXTUAL_COLOR_SYSTEM raises
-    KeyError in Textual's App().
+    COLUMNS/LINES override the terminal's own size, at start and after every resize. An
+    exported value is a stale snapshot (pytest-xdist exports 80x24; so do some shells and
+    wrappers), so where the terminal can tell its size they are dropped. Elsewhere an
+    absurd value goes too: a huge one made Textual allocate a screen of that size (it hung
+    at 100000x100000). An unknown TEXTUAL_COLOR_SYSTEM raises KeyError in Textual's App().
     """
+    real_size = tty_size()
     for name in ("COLUMNS", "LINES"):
         value = environ.get(name)
-        if value is not None and not (value.isdigit() and int(value) in TERMINAL_SIZE_RANGE):
+        if value is not None and (
+            real_size is not None
+            or not (value.isdigit() and int(value) in TERMINAL_SIZE_RANGE)
+        ):
             del environ[name]
     if environ.get("TEXTUAL_COLOR_SYSTEM", "auto") not in COLOR_SYSTEMS:
         del environ["TEXTUAL_COLOR_SYSTEM"]
