@@ -21,17 +21,10 @@ def seed_demo(world: World, history: bool) -> None:
     def seed_cron(project: str, job_id: str, count: int) -> None:
         # The newest seeded run starts at the last schedule tick at or before start,
         # so at start it is usually still RUNNING.
-        job = world._job(project, job_id)
-        assert job.schedule is not None
-        last_tick = math.floor(t0 / job.schedule) * job.schedule
-        world._prepend(job, count, status=None, newest_start=last_tick, clamp=False)
-        if not job.suspended:
-            job.next_cron = last_tick + job.schedule
+        world.seed_history(project, job_id, count)
 
     def seed_manual(project: str, job_id: str, count: int, before: float) -> None:
-        job = world._job(project, job_id)
-        high = job.run_duration[1]
-        world._prepend(job, count, status=None, newest_start=before - high, clamp=False)
+        world.seed_history(project, job_id, count, up_to=before)
 
     world.add_project("payments", "Payments", "Card payments, invoicing and settlement")
     world.add_job(
