@@ -110,6 +110,14 @@ def test_bad_expressions_are_errors_not_exceptions(expression: object, words: st
     assert words in error(expression).message
 
 
+def test_a_huge_expression_is_refused_without_being_kept() -> None:
+    from tui.watch import cron
+
+    before = cron._parse_text.cache_info().currsize
+    assert "longer than" in error("* " * 2_000_000).message
+    assert cron._parse_text.cache_info().currsize == before
+
+
 def test_an_error_shows_the_expression_printable_and_cut() -> None:
     bad = error(HOSTILE_TEXT + "* * * * *")
     assert bad.expression.isprintable() and "\x1b" not in bad.message

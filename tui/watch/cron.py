@@ -153,10 +153,6 @@ def _parse_text(text: str) -> CronSchedule | CronError:
     shown = _shown(text)
     if not text:
         return CronError(shown, "The cron schedule is empty.")
-    if len(text) > MAX_EXPRESSION_LENGTH:
-        return CronError(
-            shown, f"The cron schedule is longer than {MAX_EXPRESSION_LENGTH} characters."
-        )
     if not set(text) <= _ALLOWED:
         return CronError(shown, f"The cron schedule '{shown}' has characters cron does not use.")
     if text.startswith("@"):
@@ -190,7 +186,12 @@ def parse_schedule(expression: object) -> CronSchedule | CronError:
     at most a few tens of milliseconds for the worst expression (and cached)."""
     if not isinstance(expression, str):
         return CronError(type(expression).__name__, "The cron schedule is not a string.")
-    return _parse_text(expression.strip())
+    text = expression.strip()
+    if len(text) > MAX_EXPRESSION_LENGTH:  # before the cache: it keeps what it is given
+        return CronError(
+            _shown(text), f"The cron schedule is longer than {MAX_EXPRESSION_LENGTH} characters."
+        )
+    return _parse_text(text)
 
 
 def describe_schedule(expression: object) -> str:
@@ -224,6 +225,7 @@ def _day_list(days: set[int]) -> str:
     return ", ".join(_DAY_NAMES[day] for day in ordered)
 
 
+@functools.lru_cache(maxsize=256)
 def _describe(fields: str) -> str | None:
     try:
         sim = CronSim(fields, _REFERENCE)
