@@ -312,6 +312,17 @@ def test_fires_before_the_job_existed_need_no_run() -> None:
     assert unknown.state is CronState.MISSED and unknown.missed_count == 1
 
 
+def test_fires_while_a_forbid_job_runs_need_no_run() -> None:
+    every_minute = schedule("* * * * *")
+    # A run from 12:00 still going at 12:07:30: Forbid skipped 12:01..12:07 by design.
+    busy = check_missed(every_minute, last_run_start=at(12), now=NOW, busy_until=NOW)
+    assert busy.state is CronState.OK
+    # It ended at 12:03: 12:04 and 12:05 are past their grace without a run.
+    ended = check_missed(every_minute, last_run_start=at(12), now=NOW, busy_until=at(12, 3))
+    assert ended.state is CronState.MISSED and ended.first_missed == at(12, 4)
+    assert ended.missed_count == 2
+
+
 def test_a_run_in_the_future_covers_everything() -> None:
     result = check_missed(schedule("* * * * *"), last_run_start=at(13), now=NOW)
     assert result.state is CronState.OK

@@ -9,6 +9,10 @@ monitoring); its own search gives up after 50 years, so no expression can spin f
 Time zone: **assumed UTC** (`ASSUMED_TIME_ZONE`). Northflank documents none (jobs-logs-metrics.md
 §1: "Time zone of cron schedules: Unknown"); its jobs run on Kubernetes, whose CronJob
 controller usually works in UTC. Descriptions with a time of day say "UTC" for that reason.
+
+Known difference: when both day fields are restricted cron fires on either (OR); cronsim
+takes a day field starting with "*" (like "*/2") as unrestricted (AND), as Debian cron does,
+where Kubernetes' parser would OR a stepped "*/2". Such schedules are rare.
 """
 
 from __future__ import annotations
@@ -314,12 +318,15 @@ def check_missed(
     now: datetime,
     grace: timedelta | None = None,
     not_before: datetime | None = None,
+    busy_until: datetime | None = None,
 ) -> MissedCheck:
     """Whether the latest due run of a cron job is missing, and since when.
 
     A run counts for every fire at or before its start (the API does not say which fire
     started a run, so a late run covers the fires it came after). Fires at or before
-    `not_before` (the job's `createdAt`) need no run. `now` should be when the run list was
+    `not_before` (the job's `createdAt`) need no run, nor, for a job whose concurrencyPolicy
+    is Forbid, fires at or before `busy_until` (the end of its latest run; now while that
+    runs): those start no run by design. `now` should be when the run list was
     last read, so that a job not looked at lately is not called missed for that. `grace`
     None is `default_grace`; a given one is clamped to [0, 1 day]. A suspended job has no
     schedule to keep: the caller does not ask.
@@ -327,7 +334,8 @@ def check_missed(
     try:
         now = _utc(now)
         covered = max(
-            (_utc(moment) for moment in (last_run_start, not_before) if moment is not None),
+            (_utc(moment) for moment in (last_run_start, not_before, busy_until)
+             if moment is not None),
             default=None,
         )
         if grace is None:
