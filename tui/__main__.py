@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--token", default=None, help="token the simulator accepts")
     simulate.add_argument("--rate-limit", type=_positive, default=1000,
                           help="requests per simulated hour (default 1000)")
+    simulate.add_argument("--world", choices=("demo", "board"), default="demo",
+                          help="demo: a few jobs of every kind; board: 40 jobs in 3 projects "
+                               "(cron every minute to daily, manual, suspended, missed runs)")
 
     runs = sub.add_parser("runs", help="list a job's runs (for scripts)")
     _common_options(runs, suppress=True)
@@ -348,7 +351,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     return serve_forever_cli(
         host=args.host, port=args.port, seed=args.sim_seed, speed=args.sim_speed,
-        token=args.token or DEFAULT_TOKEN, rate_limit=args.rate_limit,
+        token=args.token or DEFAULT_TOKEN, rate_limit=args.rate_limit, preset=args.world,
     )
 
 

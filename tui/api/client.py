@@ -38,12 +38,12 @@ from .errors import (
     UnauthorizedError,
 )
 from .headers import ClockSkew, retry_after
-from .models import Job, JobRun, LogLine, Page, Project
+from .models import Job, JobDetails, JobRun, LogLine, Page, Project
 from .ratelimit import RateLimitBudget
 from .urls import check_base_url, check_id, is_loopback, shown_id
 
 __all__ = [
-    "DEFAULT_API_URL", "MAX_BODY_BYTES", "MAX_EMPTY_PAGES", "REQUEST_DEADLINE",
+    "DEFAULT_API_URL", "MAX_BODY_BYTES", "MAX_EMPTY_PAGES", "MAX_LISTED_JOBS", "REQUEST_DEADLINE",
     "NorthflankClient", "check_base_url", "error_for_status", "is_loopback", "walk_pages",
 ]
 
@@ -60,6 +60,8 @@ REQUEST_DEADLINE = 30.0
 MAX_RETRY_WAIT = 30.0
 # Empty pages in a row that each claim a next page, before a walk gives up.
 MAX_EMPTY_PAGES = 3
+# Jobs of one project that `list_all_jobs` keeps: memory stays bounded whatever a server says.
+MAX_LISTED_JOBS = 2000
 
 Sleep = Callable[[float], Awaitable[None]]
 WallClock = Callable[[], datetime]
@@ -357,8 +359,26 @@ class NorthflankClient:
             body, "jobs", lambda item: Job.from_json(item, project_id), per_page
         )
 
+    async def list_all_jobs(self, project_id: str, limit: int = MAX_LISTED_JOBS) -> list[Job]:
+        """Every job of a project, at most `limit`: pages of 100 walked by cursor (one
+        request per 100 jobs)."""
+        async def page(cursor: str | None) -> Page[Job]:
+            return await self.list_jobs(project_id, per_page=100, cursor=cursor)
+
+        return [job async for job in walk_pages(page, limit)]
+
     def _job_path(self, project_id: str, job_id: str, *rest: str | tuple[str, str]) -> str:
         return self._path("projects", ("project", project_id), "jobs", ("job", job_id), *rest)
+
+    async def get_job(self, project_id: str, job_id: str) -> JobDetails:
+        """One job's details: its cron schedule and whether it is suspended."""
+        body = await self._request(
+            "GET", self._job_path(project_id, job_id),
+            f"job {shown_id(project_id)}/{shown_id(job_id)}",
+        )
+        if not isinstance(body, dict):
+            raise BadResponseError("Unexpected API answer: not an object.")
+        return JobDetails.from_json(body.get("data"), project_id)
 
     async def get_job_runs(
         self, project_id: str, job_id: str, per_page: int = 50, cursor: str | None = None,

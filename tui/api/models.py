@@ -206,6 +206,110 @@ class Job:
         )
 
 
+class ConcurrencyPolicy(str, enum.Enum):
+    """A cron job's `settings.cron.concurrencyPolicy`: GET answers "Allow", the write calls
+    "allow"; compared without regard to case, anything else is UNKNOWN."""
+
+    ALLOW = "Allow"
+    FORBID = "Forbid"
+    REPLACE = "Replace"
+    UNKNOWN = "Unknown"
+
+    @classmethod
+    def parse(cls, value: str) -> ConcurrencyPolicy:
+        for policy in (cls.ALLOW, cls.FORBID, cls.REPLACE):
+            if value.strip().lower() == policy.value.lower():
+                return policy
+        return cls.UNKNOWN
+
+
+# Job settings are small counts and seconds; a value past this is clamped, not trusted.
+MAX_JOB_SETTING = 10**9
+
+
+def _object(fields: _Fields, key: str) -> _Fields:
+    """A nested object; null or missing reads as an empty one."""
+    value = fields.data.get(key)
+    return _Fields({} if value is None else value, f"{fields.what}.{key}")
+
+
+def _setting(fields: _Fields, key: str) -> int | None:
+    """A non-negative integer setting; null or missing is None."""
+    if fields.data.get(key) is None:
+        return None
+    return max(0, min(fields.integer(key), MAX_JOB_SETTING))
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetails:
+    """One job as `GET /v1/projects/{p}/jobs/{j}` describes it (jobs-logs-metrics.md §1).
+
+    `suspended` is the top-level field (a `settings.suspended` is not Northflank's and is
+    ignored). `cron_schedule` is the expression exactly as sent: `tui.watch.cron` checks it.
+    """
+
+    id: str
+    name: str
+    project_id: str
+    job_type: str = "manual"  # as sent: "manual", "cron", or a value no doc names
+    app_id: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    suspended: bool = False
+    disabled_ci: bool = False
+    disabled_cd: bool = False
+    cron_schedule: str | None = None
+    concurrency_policy: ConcurrencyPolicy | None = None
+    backoff_limit: int = 0
+    active_deadline_seconds: int | None = None  # None: no time limit given
+
+    @property
+    def is_cron(self) -> bool:
+        """A cron job, by its jobType ("cron" in any case); other values are not."""
+        return self.job_type.strip().lower() == "cron"
+
+    @property
+    def runs_on_schedule(self) -> bool:
+        """Its schedule starts runs: a cron job, not suspended, with a schedule."""
+        return self.is_cron and not self.suspended and bool(self.cron_schedule)
+
+    def as_job(self) -> Job:
+        """The same job as a list of jobs shows it."""
+        return Job(
+            id=self.id, name=self.name, project_id=self.project_id, job_type=self.job_type,
+            app_id=self.app_id, description=self.description, tags=self.tags,
+            disabled_ci=self.disabled_ci, disabled_cd=self.disabled_cd,
+            suspended=self.suspended if self.is_cron else None,
+        )
+
+    @classmethod
+    def from_json(cls, data: object, project_id: str | None = None) -> JobDetails:
+        fields = _Fields(data, "job")
+        settings = _object(fields, "settings")
+        cron = _object(settings, "cron")
+        policy = cron.opt_text("concurrencyPolicy")
+        deadline = _setting(settings, "activeDeadlineSeconds")
+        return cls(
+            id=fields.text("id"),
+            name=fields.opt_text("name") or fields.text("id"),
+            project_id=fields.opt_text("projectId") or project_id or "",
+            job_type=fields.opt_text("jobType") or "manual",
+            app_id=fields.opt_text("appId"),
+            description=fields.opt_text("description"),
+            tags=fields.text_list("tags"),
+            created_at=fields.timestamp("createdAt"),
+            suspended=fields.flag("suspended"),
+            disabled_ci=fields.flag("disabledCI"),
+            disabled_cd=fields.flag("disabledCD"),
+            cron_schedule=cron.opt_text("schedule") or None,
+            concurrency_policy=None if policy is None else ConcurrencyPolicy.parse(policy),
+            backoff_limit=_setting(settings, "backoffLimit") or 0,
+            # At least 1 s by the docs: 0 is no limit, not an instant one.
+            active_deadline_seconds=deadline or None,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class JobRun:
     """One run of a job, as `GET .../jobs/{jobId}/runs` describes it."""

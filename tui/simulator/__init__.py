@@ -1,4 +1,5 @@
-"""A simulated Northflank API (stdlib only) for tests, demos and benchmarks.
+"""A simulated Northflank API (stdlib, and cronsim for cron schedules) for tests, demos and
+benchmarks.
 
 `World` is the seeded data on a simulated clock, `Faults` the injected failures, and
 `Simulator` serves both over HTTP on loopback.

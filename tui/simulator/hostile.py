@@ -3,8 +3,8 @@
 Opt-in (`World(hostile=True)`), for the tests that check no escape sequence reaches the
 terminal: OSC 52 (writes the clipboard), OSC 2 (retitles the window), CSI, DCS/APC/PM, C1
 bytes (0x9b is a one-byte CSI, 0x9d a one-byte OSC), C0 (BEL, ESC, NUL, CR, LF), DEL and a
-bidi override, in project ids, names and descriptions; job ids, names, jobTypes,
-descriptions and tags; run ids, names and statuses; log lines and container ids.
+bidi override, in project ids, names and descriptions; job ids, names, jobTypes, cron
+schedules, descriptions and tags; run ids, names and statuses; log lines and container ids.
 
 Ids carry the control characters but none of `/ ? # % \\`: a client refuses those in a path
 before any request, so they would only test that refusal. Ids stay unique (a prefix before
@@ -68,10 +68,12 @@ def seed_hostile(world: World) -> None:
         world.start_run(PROJECT, JOB, run_name=_wrap(f"running {index}"), duration=8 * 3600.0)
     # Two minutes on, so that the running runs have written their log lines.
     world.advance(120.0)
-    # A job whose id is hostile and whose name is empty (the id is shown instead).
+    # A job whose id is hostile and whose name is empty (the id is shown instead); its
+    # details show a hostile cron schedule.
     world.add_job(
         PROJECT, EVIL_JOB, "", "cron", 3600.0, (10.0, 60.0),
         job_type_label=HOSTILE_TEXT, run_id_prefix=HOSTILE_ID,
+        schedule_label=f"{HOSTILE_TEXT}0 * * * *",
         extra_log_lines=(HOSTILE_TEXT,), tags=(HOSTILE_TEXT,),
     )
     world.add_runs(PROJECT, EVIL_JOB, 2, status=None)

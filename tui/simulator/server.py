@@ -422,6 +422,8 @@ class Simulator:
             return self._list_projects, ("GET",)
         if shape == 3 and rest[2] == "jobs":
             return self._list_jobs, ("GET",)
+        if shape == 4 and rest[2] == "jobs":
+            return self._job_details, ("GET",)
         if shape == 5 and rest[2] == "jobs" and rest[4] == "runs":
             return self._runs, ("GET", "POST")
         if shape == 6 and rest[2] == "jobs" and rest[4] == "runs":
@@ -443,6 +445,11 @@ class Simulator:
         kind = f"jobs:{project_id}"
         paging = _paging(query, kind)
         return 200, _index_page("jobs", kind, self.world.jobs(project_id), paging)
+
+    def _job_details(
+        self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, JsonDict]:
+        return 200, {"data": self.world.job_details(rest[1], rest[3])}
 
     def _runs(
         self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes
@@ -684,9 +691,11 @@ def run_simulator(
     history: bool = True,
     faults: Faults | None = None,
     host: str = "127.0.0.1",
+    preset: str = "demo",
 ) -> Iterator[Simulator]:
-    """A started Simulator on a free port (by default), stopped on exit."""
-    world = World(seed=seed, speed=speed, start=start, history=history)
+    """A started Simulator on a free port (by default), stopped on exit; `preset` names the
+    world ("demo", "board", "empty": see `World`)."""
+    world = World(seed=seed, speed=speed, start=start, history=history, preset=preset)
     sim = Simulator(world, faults, host=host, port=port, token=token, rate_limit=rate_limit)
     sim.start()
     try:
@@ -705,6 +714,7 @@ def serve_forever_cli(
     *,
     start: datetime | None = None,
     out: TextIO | None = None,
+    preset: str = "demo",
 ) -> int:
     """Serve the simulator until Ctrl-C (exit status 0), printing how to point nf-runs at it.
 
@@ -714,7 +724,7 @@ def serve_forever_cli(
     stream = out if out is not None else sys.stdout
     if start is None:
         start = datetime.now(timezone.utc).replace(microsecond=0)
-    world = World(seed=seed, speed=speed, start=start)
+    world = World(seed=seed, speed=speed, start=start, preset=preset)
     sim = Simulator(world, host=host, port=port, token=token, rate_limit=rate_limit)
     try:
         sim.start()
@@ -725,7 +735,8 @@ def serve_forever_cli(
         f"nf-runs simulator on {sim.url}\n"
         f"  token: {token}\n"
         f"  try: NORTHFLANK_API_TOKEN={token} nf-runs --api-url {sim.url}\n"
-        f"  (seed {seed}, speed {speed:g}x, {rate_limit} requests/hour; Ctrl-C to stop)",
+        f"  ({preset} world, seed {seed}, speed {speed:g}x, {rate_limit} requests/hour; "
+        "Ctrl-C to stop)",
         file=stream,
         flush=True,
     )

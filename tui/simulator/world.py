@@ -1,10 +1,12 @@
 """The simulated Northflank world: projects, jobs and their runs on a simulated clock.
 
 Nothing runs in the background. Every query first "catches up" to `now()` under one lock:
-cron jobs start the runs that were due, and a run is concluded once its planned end has
-passed. Each run's random traits (duration, outcome, id, name) are derived from a hash of
-(seed, project, job, sequence number), so the world is the same for a given seed and start
-however often, and at whichever moments, it is looked at.
+cron jobs start the runs their schedule made due (`schedule.py`: cron expressions in UTC,
+missed fires, concurrency policies), manual jobs the runs "started by hand" at seeded random
+times, and a run is concluded once its planned end has passed. Each run's random traits
+(duration, outcome, id, name) are derived from a hash of (seed, project, job, sequence
+number), so the world is the same for a given seed and start however often, and at whichever
+moments, it is looked at.
 
 Runs are stored as three parallel arrays per job (start, planned end, status code); ids and
 names are computed on demand, so 100k runs cost a couple of megabytes.
@@ -18,9 +20,12 @@ import threading
 import time
 import uuid
 from array import array
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
+
+from .schedule import CONCURRENCY_POLICIES, Ticks, hand_gap, is_missed
 
 DEFAULT_START = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 
@@ -34,6 +39,8 @@ _MASK48 = (1 << 48) - 1
 # Sequence numbers go negative when history is prepended; bias them into 48 unsigned bits.
 _SEQ_BIAS = 1 << 47
 _MANUAL_GAP = (300.0, 10800.0)  # idle time between two runs of a manual job, seconds
+MAX_MISSED_KEPT = 1000  # missed fire times remembered per job
+PRESETS = ("demo", "board", "hostile", "empty")
 
 
 class NotFoundError(KeyError):
@@ -117,10 +124,12 @@ class _Job:
     __slots__ = (
         "backoff_limit",
         "codes",
+        "created",
         "description",
         "disabled_cd",
         "disabled_ci",
         "ends",
+        "every",
         "extra_log_lines",
         "fail_rate",
         "first_seq",
@@ -128,18 +137,24 @@ class _Job:
         "job_type",
         "job_type_label",
         "key",
+        "miss_rate",
+        "missed",
         "name",
         "name_prefixes",
         "names",
         "next_cron",
+        "next_hand",
+        "pending_skips",
+        "policy",
         "project_id",
         "run_duration",
         "run_id_prefix",
-        "schedule",
+        "schedule_label",
         "starts",
         "succeeded_flag",
         "suspended",
         "tags",
+        "ticks",
     )
 
     def __init__(
@@ -149,7 +164,7 @@ class _Job:
         job_id: str,
         name: str,
         job_type: str,
-        schedule: float | None,
+        ticks: Ticks | None,
         run_duration: tuple[float, float],
         fail_rate: float,
         tags: tuple[str, ...],
@@ -169,7 +184,7 @@ class _Job:
         self.id = job_id
         self.name = name
         self.job_type = job_type
-        self.schedule = schedule
+        self.ticks = ticks  # a cron job's fire times
         self.run_duration = run_duration
         self.fail_rate = fail_rate
         self.tags = tags
@@ -189,6 +204,14 @@ class _Job:
         self.codes: array[int] = array("B")  # index into World._status_names
         self.names: dict[int, str] = {}  # the few runs started with an explicit name
         self.next_cron: float | None = None
+        self.policy = "Allow"  # settings.cron.concurrencyPolicy
+        self.miss_rate = 0.0  # share of fires that start no run
+        self.pending_skips = 0  # the next fires that start no run
+        self.missed: deque[float] = deque(maxlen=MAX_MISSED_KEPT)
+        self.every: float | None = None  # a manual job's mean seconds between hand starts
+        self.next_hand: float | None = None
+        self.created = 0.0
+        self.schedule_label: str | None = None  # the schedule shown, when not the real one
 
     def run_id(self, seq: int) -> str:
         head = _permute(self.key, (seq + _SEQ_BIAS) & _MASK48).to_bytes(6, "big")
@@ -232,12 +255,16 @@ class World:
         start: datetime | None = None,
         history: bool = True,
         hostile: bool = False,
+        preset: str = "demo",
     ) -> None:
-        """The seeded demo world; with `hostile`, instead, a small world whose every id and
-        text carries terminal control sequences (`tui.simulator.hostile`, for escape tests).
+        """A seeded world: `preset` "demo" (`demo_world.py`), "board" (about 40 jobs of every
+        kind, `board_world.py`) or "empty"; `hostile` (or "hostile"), instead, a small world
+        whose every id and text carries terminal control sequences (`hostile.py`).
         """
         if speed < 0:
             raise ValueError("speed must be >= 0")
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
         self._lock = threading.RLock()
         self.seed = seed
         self.start = start if start is not None else DEFAULT_START
@@ -250,12 +277,18 @@ class World:
         # Freeze the clock while seeding so that the seeded world never depends on how long
         # seeding took.
         self._speed = 0.0
-        if hostile:
+        if hostile or preset == "hostile":
             from .hostile import seed_hostile
 
             seed_hostile(self)
-        else:
-            self._seed_world(history)
+        elif preset == "board":
+            from .board_world import seed_board
+
+            seed_board(self, history)
+        elif preset == "demo":
+            from .demo_world import seed_demo
+
+            seed_demo(self, history)
         self._anchor = time.monotonic()
         self._speed = float(speed)
 
@@ -296,16 +329,35 @@ class World:
             self._catch_up()
 
     def _catch_up(self) -> float:
-        """Start every cron run due by now; returns now. Caller holds the lock."""
+        """Start every run due by now (cron fires, hand starts); returns now. Caller holds
+        the lock."""
         now = self._now_ts()
         for jobs in self._jobs.values():
             for job in jobs.values():
-                if job.next_cron is None or job.schedule is None:
-                    continue
-                while job.next_cron <= now:
-                    self._append(job, job.next_cron)
-                    job.next_cron += job.schedule
+                while job.next_cron is not None and job.next_cron <= now:
+                    fire = job.next_cron
+                    job.next_cron = job.ticks.after(fire) if job.ticks is not None else None
+                    self._fire(job, fire)
+                while job.next_hand is not None and job.next_hand <= now and job.every:
+                    start = job.next_hand
+                    seq = job.first_seq + self._append(job, start)
+                    job.next_hand = start + hand_gap(job.key, seq + 1, job.every)
         return now
+
+    def _fire(self, job: _Job, fire: float) -> None:
+        """A cron fire: a new run, unless skipped, missed or forbidden by a running one."""
+        running = bool(job.ends) and job.ends[-1] > fire
+        if job.pending_skips > 0:
+            job.pending_skips -= 1
+        elif is_missed(job.key, fire, job.miss_rate) or (running and job.policy == "Forbid"):
+            pass
+        else:
+            if running and job.policy == "Replace":
+                job.ends[-1] = max(job.starts[-1], float(math.floor(fire)))
+                job.codes[-1] = _ABORTED
+            self._append(job, fire)
+            return
+        job.missed.append(fire)
 
     # -- building -------------------------------------------------------------------------
 
@@ -352,31 +404,54 @@ class World:
         job_type_label: str | None = None,
         run_id_prefix: str = "",
         extra_log_lines: Sequence[str] = (),
+        cron: str | None = None,
+        concurrency_policy: str = "Allow",
+        miss_rate: float = 0.0,
+        started_every: float | None = None,
+        schedule_label: str | None = None,
     ) -> None:
-        """Add a job. A cron job (default schedule 60 s) starts runs at multiples of its
-        schedule from now on, unless suspended. `history` prepends that many concluded runs.
+        """Add a job. A cron job fires by `cron` (a 5-field expression or @macro, in UTC) or
+        else every `schedule_seconds` (default 60) at multiples of it, from now on unless
+        suspended; `miss_rate` of its fires start no run, nor do fires that find a run going
+        under concurrency_policy "Forbid" ("Replace" aborts that run). A manual job with
+        `started_every` is started by hand about that often (seconds, at seeded random times).
+        `history` prepends that many concluded runs.
         `succeeded_flag=False` reports `succeeded: 0` even on SUCCESS, like the doc's example.
-        `job_type_label` is the jobType the API shows (default `job_type`); `run_id_prefix`
-        goes before every run and container id; `extra_log_lines` are in every run's logs.
+        `job_type_label` is the jobType the API shows (default `job_type`), `schedule_label`
+        the schedule; `run_id_prefix` goes before every run and container id;
+        `extra_log_lines` are in every run's logs.
         """
         if job_type not in ("manual", "cron"):
             raise ValueError("job_type must be 'manual' or 'cron'")
         low, high = run_duration
         if low < 0 or high < low:
             raise ValueError("run_duration must be (low, high) with 0 <= low <= high")
+        policy = {name.lower(): name for name in CONCURRENCY_POLICIES}.get(
+            concurrency_policy.lower())
+        if policy is None:
+            raise ValueError(f"concurrency_policy must be one of {CONCURRENCY_POLICIES}")
+        if job_type == "manual" and (cron is not None or miss_rate):
+            raise ValueError("only a cron job has a cron schedule or misses fires")
+        if job_type == "cron" and started_every is not None:
+            raise ValueError("only a manual job is started by hand")
+        if started_every is not None and started_every <= 0:
+            raise ValueError("started_every must be > 0")
+        if cron is not None and schedule_seconds:
+            raise ValueError("give cron or schedule_seconds, not both")
+        ticks = None
+        if job_type == "cron":
+            ticks = Ticks(cron) if cron is not None else Ticks(
+                interval=float(schedule_seconds) if schedule_seconds else 60.0)
         with self._lock:
             if project_id not in self._projects:
                 raise NotFoundError(f"Project {project_id} not found")
-            schedule = None
-            if job_type == "cron":
-                schedule = float(schedule_seconds) if schedule_seconds else 60.0
             job = _Job(
                 key=_job_key(self.seed, project_id, id),
                 project_id=project_id,
                 job_id=id,
                 name=name,
                 job_type=job_type,
-                schedule=schedule,
+                ticks=ticks,
                 run_duration=(float(low), float(high)),
                 fail_rate=float(fail_rate),
                 tags=tuple(tags),
@@ -391,11 +466,16 @@ class World:
                 run_id_prefix=run_id_prefix,
                 extra_log_lines=tuple(extra_log_lines),
             )
+            job.policy, job.miss_rate, job.schedule_label = policy, miss_rate, schedule_label
             self._jobs[project_id][id] = job
             now = self._catch_up()
-            if schedule is not None and not suspended:
+            job.created = float(math.floor(now))
+            if ticks is not None and not suspended:
                 # The first tick strictly after now: a job created now has not run yet.
-                job.next_cron = (math.floor(now / schedule) + 1) * schedule
+                job.next_cron = ticks.after(now)
+            if started_every is not None:
+                job.every = float(started_every)
+                job.next_hand = now + hand_gap(job.key, len(job.starts), job.every)
             if history:
                 self._prepend(job, history, status=None)
 
@@ -453,14 +533,16 @@ class World:
         low, high = job.run_duration
         span = high - low
         fail_rate = job.fail_rate
-        schedule = job.schedule
+        ticks = job.ticks
         gap_low, gap_span = _MANUAL_GAP[0], _MANUAL_GAP[1] - _MANUAL_GAP[0]
         if job.starts:
             ref = job.starts[0]
-        elif schedule is not None:
-            ref = math.floor(now / schedule) * schedule
+        elif ticks is not None:
+            ref = ticks.at_or_before(now) or float(math.floor(now))
         else:
             ref = float(math.floor(now))
+        # A cron job's history: its fires before ref, newest first, less the missed ones.
+        fires = ticks.before(ref) if ticks is not None else None
         starts: list[float] = []
         ends: list[float] = []
         codes: list[int] = []
@@ -473,8 +555,12 @@ class World:
             duration = float(round(low + span * u_duration))
             if i == 0 and newest_start is not None:
                 start = float(math.floor(newest_start))
-            elif schedule is not None:
-                start = ref - schedule
+                fires = ticks.before(start) if ticks is not None else None
+            elif fires is not None:
+                fire = next((f for f in fires if not is_missed(key, f, job.miss_rate)), None)
+                if fire is None:
+                    break  # a schedule that fired no earlier
+                start = float(fire)
             else:
                 start = float(math.floor(ref - duration - gap_low - gap_span * u_gap))
             end = start + duration
@@ -493,214 +579,7 @@ class World:
         job.starts = array("d", starts) + job.starts
         job.ends = array("d", ends) + job.ends
         job.codes = array("B", codes) + job.codes
-        job.first_seq -= count
-
-    # -- the seeded world -----------------------------------------------------------------
-
-    def _seed_world(self, history: bool) -> None:
-        t0 = float(math.floor(self._base))
-
-        def many(full: int, small: int) -> int:
-            return full if history else small
-
-        def seed_cron(project: str, job_id: str, count: int) -> None:
-            # The newest seeded run starts at the last schedule tick at or before start,
-            # so at start it is usually still RUNNING.
-            job = self._job(project, job_id)
-            assert job.schedule is not None
-            last_tick = math.floor(t0 / job.schedule) * job.schedule
-            self._prepend(job, count, status=None, newest_start=last_tick, clamp=False)
-            if not job.suspended:
-                job.next_cron = last_tick + job.schedule
-
-        def seed_manual(project: str, job_id: str, count: int, before: float) -> None:
-            job = self._job(project, job_id)
-            high = job.run_duration[1]
-            self._prepend(job, count, status=None, newest_start=before - high, clamp=False)
-
-        self.add_project("payments", "Payments", "Card payments, invoicing and settlement")
-        self.add_job(
-            "payments",
-            "settle-ledger",
-            "Settle ledger",
-            "cron",
-            60,
-            (10, 50),
-            0.03,
-            tags=("billing", "ledger"),
-            description="Moves captured payments to the ledger",
-        )
-        seed_cron("payments", "settle-ledger", many(3000, 30))
-        self.add_job(
-            "payments",
-            "invoice-sync",
-            "Invoice sync",
-            "cron",
-            300,
-            (20, 120),
-            0.02,
-            tags=("billing",),
-            description="Pushes invoices to the accounting system",
-            backoff_limit=2,
-        )
-        seed_cron("payments", "invoice-sync", many(600, 12))
-        self.add_job(
-            "payments",
-            "refund-batch",
-            "Refund batch",
-            "manual",
-            None,
-            (30, 300),
-            0.1,
-            disabled_ci=True,
-        )
-        seed_manual("payments", "refund-batch", 6, t0 - 1800)
-        self.add_job(
-            "payments",
-            "reconcile-legacy",
-            "Reconcile legacy gateway",
-            "manual",
-            None,
-            (5, 40),
-            1.0,
-            description="Always fails: the legacy gateway is switched off",
-            tags=("legacy",),
-        )
-        seed_manual("payments", "reconcile-legacy", 8, t0 - 600)
-
-        self.add_project("data-platform", "Data platform", "Ingestion, warehouse and ML")
-        self.add_job(
-            "data-platform",
-            "ingest-events",
-            "Ingest events",
-            "cron",
-            60,
-            (10, 50),
-            0.05,
-            tags=("ingest", "kafka"),
-            description="Drains the events topic into the lake",
-        )
-        seed_cron("data-platform", "ingest-events", many(2500, 25))
-        self.add_job(
-            "data-platform",
-            "backfill-partitions",
-            "Backfill partitions",
-            "manual",
-            None,
-            (600, 1800),
-            0.1,
-            description="Rebuilds old partitions, several at once",
-        )
-        backfill = self._job("data-platform", "backfill-partitions")
-        seed_manual("data-platform", "backfill-partitions", 4, t0 - 7200)
-        for ago, planned in ((555, 2400), (420, 2100), (300, 1800), (160, 1500), (40, 1200)):
-            self._append(backfill, t0 - ago, duration=planned)
-        self.add_job(
-            "data-platform",
-            "model-training",
-            "Train ranking model",
-            "manual",
-            None,
-            (7200, 21600),
-            0.2,
-            tags=("ml", "gpu"),
-            backoff_limit=1,
-        )
-        training = self._job("data-platform", "model-training")
-        seed_manual("data-platform", "model-training", 3, t0 - 3600 - 600)
-        self._append(training, t0 - 3600, duration=3 * 3600, outcome="SUCCESS")
-        self.add_job(
-            "data-platform",
-            "vacuum-warehouse",
-            "Vacuum warehouse",
-            "cron",
-            86400,
-            (300, 900),
-            suspended=True,
-            description="Suspended while the warehouse migrates",
-        )
-        seed_cron("data-platform", "vacuum-warehouse", 14)
-        self.add_job(
-            "data-platform",
-            "export-reports",
-            "Export reports",
-            "manual",
-            None,
-            (60, 600),
-            description="Never run yet",
-        )
-
-        self.add_project(
-            "sandbox", "Sandbox (edge cases)", "Names and values that try to break a terminal UI"
-        )
-        self.add_job(
-            "sandbox",
-            "nightly-report",
-            "[bold]nightly[/] report",
-            "cron",
-            86400,
-            (60, 600),
-            0.2,
-            description="[i]markup in a description[/i]",
-        )
-        seed_cron("sandbox", "nightly-report", 10)
-        self.add_job(
-            "sandbox",
-            "markup-runs",
-            "Run names with markup",
-            "manual",
-            None,
-            (5, 60),
-            0.3,
-            run_name_prefixes=("[red]x[/]", "[/]", "deploy[", "[link=http://x]y[/link]"),
-        )
-        seed_manual("sandbox", "markup-runs", 8, t0 - 900)
-        self.add_job(
-            "sandbox",
-            "ansi-escape",
-            "\x1b[31mred alert\x1b[0m",
-            "manual",
-            None,
-            (5, 30),
-            tags=("\x1b[1mbold-tag\x1b[0m", "[b]tag[/b]"),
-        )
-        seed_manual("sandbox", "ansi-escape", 2, t0 - 300)
-        self.add_job(
-            "sandbox",
-            "doc-quirks",
-            "Doc quirks: succeeded=0, odd status",
-            "manual",
-            None,
-            (5, 30),
-            succeeded_flag=False,
-            description="succeeded is 0 even on SUCCESS (as in the doc); one ABORTED run",
-        )
-        quirks = self._job("sandbox", "doc-quirks")
-        seed_manual("sandbox", "doc-quirks", 4, t0 - 3600)
-        self._append(quirks, t0 - 1800, duration=12, outcome="ABORTED")
-        self._append(quirks, t0 - 1200, duration=20, outcome="SUCCESS")
-        self.add_job(
-            "sandbox",
-            "a-job-with-a-really-long-identifier-that-keeps-going-and-going",
-            "A job name long enough to be cut short in any reasonable column of a dashboard",
-            "manual",
-            None,
-            (5, 30),
-            0.5,
-        )
-        seed_manual(
-            "sandbox",
-            "a-job-with-a-really-long-identifier-that-keeps-going-and-going",
-            3,
-            t0 - 5000,
-        )
-
-        self.add_project(
-            "markup-lab", "[link=http://x]y[/link] lab", "[b]not bold[/b] and [/] stray tags"
-        )
-        self.add_job("markup-lab", "hello", "Hello", "manual", None, (1, 10))
-        seed_manual("markup-lab", "hello", 2, t0 - 120)
-        self.add_project("empty", "Empty project")
+        job.first_seq -= len(starts)
 
     # -- serialization --------------------------------------------------------------------
 
@@ -752,6 +631,31 @@ class World:
             data["suspended"] = job.suspended
         return data
 
+    @staticmethod
+    def _details_json(job: _Job) -> JsonDict:
+        """`GET .../jobs/{jobId}` (jobs-logs-metrics.md §1): the list's fields and more;
+        `suspended` at the top level, the schedule and policy under settings.cron."""
+        data = World._job_json(job)
+        created = min(job.created, job.starts[0] - 60.0) if job.starts else job.created
+        data["createdAt"] = _format_log_ts(created)
+        data["suspended"] = job.suspended
+        data["deployment"] = {"region": "europe-west", "docker": {"configType": "default"}}
+        data["billing"] = {"deploymentPlan": "nf-compute-20"}
+        settings: JsonDict = {"backoffLimit": job.backoff_limit}
+        longest = job.run_duration[1]
+        if math.isfinite(longest):  # else no limit: the field is left out
+            settings["activeDeadlineSeconds"] = max(600, math.ceil(2 * longest))
+        if job.ticks is not None:
+            # An interval no cron expression can say has no schedule (the doc allows that).
+            schedule = job.schedule_label if job.schedule_label is not None else (
+                job.ticks.expression)
+            cron: JsonDict = {} if schedule is None else {"schedule": schedule}
+            cron["concurrencyPolicy"] = job.policy
+            settings["cron"] = cron
+        data["settings"] = settings
+        data["cluster"] = {"id": "nf-europe-west", "name": "nf-europe-west"}
+        return data
+
     # -- queries --------------------------------------------------------------------------
 
     @property
@@ -769,9 +673,16 @@ class World:
             return [self._job_json(job) for job in jobs.values()]
 
     def job(self, project_id: str, job_id: str) -> JsonDict:
-        """One job as the API shows it."""
+        """One job as the API's list of jobs shows it."""
         with self._lock:
             return self._job_json(self._job(project_id, job_id))
+
+    def job_details(self, project_id: str, job_id: str) -> JsonDict:
+        """One job as `GET /v1/projects/{p}/jobs/{j}` shows it."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            self._catch_up()
+            return self._details_json(job)
 
     def run_count(self, project_id: str, job_id: str) -> int:
         """How many runs a job has now."""
@@ -833,6 +744,66 @@ class World:
             job = self._job(project_id, job_id)
             self._catch_up()
             self._prepend(job, count, status=status)
+
+    def seed_history(
+        self,
+        project_id: str,
+        job_id: str,
+        count: int,
+        *,
+        status: str | None = None,
+        up_to: float | None = None,
+    ) -> None:
+        """Give a job without runs `count` runs up to `up_to` (POSIX seconds, default now):
+        for a cron job the newest starts at its latest fire at or before then that was not
+        missed (so it may still be RUNNING), for a manual job its longest duration before
+        then. Outcomes by fail_rate unless `status`.
+        """
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            if job.starts:
+                raise ValueError("seed_history is for a job without runs (see add_runs)")
+            until = now if up_to is None else min(float(up_to), now)
+            newest = None
+            if job.ticks is not None:
+                newest = job.ticks.at_or_before(until)
+                fires = job.ticks.before(newest) if newest is not None else iter(())
+                for _ in range(MAX_MISSED_KEPT):  # a job missing every fire has no newest
+                    if newest is None or not is_missed(job.key, newest, job.miss_rate):
+                        break
+                    newest = next(fires, None)
+            if newest is None:
+                newest = until - job.run_duration[1]
+            self._prepend(job, count, status=status, newest_start=newest, clamp=False)
+
+    def set_suspended(self, project_id: str, job_id: str, suspended: bool) -> None:
+        """Suspend a cron job's schedule (no fires from now on) or resume it (fires after
+        now)."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            if job.ticks is None:
+                raise ValueError("only a cron job is suspended")
+            job.suspended = suspended
+            job.next_cron = None if suspended else job.ticks.after(now)
+
+    def skip_fires(self, project_id: str, job_id: str, count: int = 1) -> None:
+        """Make the next `count` fires of a cron job start no run (missed runs)."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            self._catch_up()
+            if job.ticks is None:
+                raise ValueError("only a cron job has fires to skip")
+            job.pending_skips += max(0, count)
+
+    def missed_fires(self, project_id: str, job_id: str) -> list[datetime]:
+        """The fire times of a cron job that started no run since it was added (the last
+        MAX_MISSED_KEPT), oldest first."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            self._catch_up()
+            return [datetime.fromtimestamp(fire, tz=timezone.utc) for fire in job.missed]
 
     def start_run(
         self,
