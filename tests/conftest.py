@@ -6,10 +6,17 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import settings
 
 from tui.api.client import NorthflankClient
 from tui.api.ratelimit import RateLimitBudget
 from tui.simulator import Simulator, World, run_simulator
+
+# Property tests are the same on every machine and every run: no per-example deadline (a
+# loaded machine is slow, not wrong), examples derived from the test, no database on disk.
+settings.register_profile("nf-runs", deadline=None, derandomize=True, database=None,
+                          print_blob=True)
+settings.load_profile("nf-runs")
 
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -7,6 +7,8 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,19 +18,49 @@ from tui.simulator import Simulator
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _nf_runs(*args: str, token: str | None = None, home: Path | None = None,
-             url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NORTHFLANK_API_TOKEN", "NF_API_TOKEN", "NORTHFLANK_API_URL")}
-    if token:
-        env["NORTHFLANK_API_TOKEN"] = token
-    if url is not None:
-        env["NORTHFLANK_API_URL"] = url
-    if home:
-        env["HOME"] = str(home)
-        env["XDG_CONFIG_HOME"] = str(home / ".config")
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=60, check=False)
+@dataclass(frozen=True)
+class Result:
+    """What a run of the command line left: its exit code and its output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def nf_runs(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """`nf-runs ARGS` in this process (its `main`, with the environment given), so that a
+    test pays no interpreter start-up; tests about the process itself (pipes, closed
+    descriptors) start one."""
+
+    def run(*args: str, token: str | None = None, home: Path | None = None,
+            url: str | None = None) -> Result:
+        from tui.__main__ import main
+
+        with monkeypatch.context() as patch:
+            for name in ("NORTHFLANK_API_TOKEN", "NF_API_TOKEN", "NORTHFLANK_API_URL"):
+                patch.delenv(name, raising=False)
+            if token:
+                patch.setenv("NORTHFLANK_API_TOKEN", token)
+            if url is not None:
+                patch.setenv("NORTHFLANK_API_URL", url)
+            if home:
+                patch.setenv("HOME", str(home))
+                patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+            capfd.readouterr()
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse
+                code = exit_.code if isinstance(exit_.code, int) else 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            out, err = capfd.readouterr()
+        return Result(code, out, err)
+
+    return run
 
 
 def _job_with_runs(sim: Simulator, count: int) -> None:
@@ -37,9 +69,9 @@ def _job_with_runs(sim: Simulator, count: int) -> None:
     sim.world.add_runs("cli-project", "cli-job", count)
 
 
-def test_runs_table_and_api_url_after_the_arguments(small_sim: Simulator) -> None:
+def test_runs_table_and_api_url_after_the_arguments(nf_runs: Cli, small_sim: Simulator) -> None:
     _job_with_runs(small_sim, 130)
-    result = _nf_runs("runs", "cli-project", "cli-job", "--limit", "120",
+    result = nf_runs("runs", "cli-project", "cli-job", "--limit", "120",
                       "--api-url", small_sim.url, token=small_sim.token)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -48,9 +80,9 @@ def test_runs_table_and_api_url_after_the_arguments(small_sim: Simulator) -> Non
     assert small_sim.token not in result.stdout + result.stderr
 
 
-def test_runs_json_all_and_api_url_before_the_command(small_sim: Simulator) -> None:
+def test_runs_json_all_and_api_url_before_the_command(nf_runs: Cli, small_sim: Simulator) -> None:
     _job_with_runs(small_sim, 130)
-    result = _nf_runs("--api-url", small_sim.url, "runs", "cli-project", "cli-job", "--all",
+    result = nf_runs("--api-url", small_sim.url, "runs", "cli-project", "cli-job", "--all",
                       "--json", token=small_sim.token)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -60,24 +92,25 @@ def test_runs_json_all_and_api_url_before_the_command(small_sim: Simulator) -> N
     )
 
 
-def test_runs_errors_go_to_stderr_with_nonzero_exit(small_sim: Simulator, tmp_path: Path
+def test_runs_errors_go_to_stderr_with_nonzero_exit(
+    nf_runs: Cli, small_sim: Simulator, tmp_path: Path
                                                     ) -> None:
-    missing = _nf_runs("runs", "nope", "nope", "--api-url", small_sim.url,
+    missing = nf_runs("runs", "nope", "nope", "--api-url", small_sim.url,
                        token=small_sim.token)
     assert missing.returncode == 1 and "404" in missing.stderr and not missing.stdout
-    refused = _nf_runs("runs", "p", "j", "--api-url", small_sim.url, token="nf-bad-secret-123")
+    refused = nf_runs("runs", "p", "j", "--api-url", small_sim.url, token="nf-bad-secret-123")
     assert refused.returncode == 1 and "401" in refused.stderr
     assert "nf-bad-secret-123" not in refused.stderr
-    no_token = _nf_runs("runs", "p", "j", "--api-url", small_sim.url, home=tmp_path)
+    no_token = nf_runs("runs", "p", "j", "--api-url", small_sim.url, home=tmp_path)
     assert no_token.returncode == 2 and "--demo" in no_token.stderr
     assert "Traceback" not in missing.stderr + refused.stderr + no_token.stderr
 
 
-def test_token_file_after_the_arguments(small_sim: Simulator, tmp_path: Path) -> None:
+def test_token_file_after_the_arguments(nf_runs: Cli, small_sim: Simulator, tmp_path: Path) -> None:
     _job_with_runs(small_sim, 3)
     token_file = tmp_path / "token"
     token_file.write_text(small_sim.token)
-    result = _nf_runs("runs", "cli-project", "cli-job", "--token-file", str(token_file),
+    result = nf_runs("runs", "cli-project", "cli-job", "--token-file", str(token_file),
                       "--api-url", small_sim.url, home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 4
@@ -89,7 +122,7 @@ SECRET = "nfsecret-cli-0123456789abcdef"
 NOWHERE = "http://127.0.0.1:9"  # never contacted: every case below fails before a request
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+def _one_line_error(result: Result, code: int = 2) -> str:
     assert result.returncode == code, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -107,32 +140,34 @@ def _one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> 
     (b"\n", "empty"),
     (SECRET.encode() * 3000, "larger than 64 KiB"),
 ], ids=["not-utf8", "non-ascii", "two-lines", "control", "space", "empty", "huge"])
-def test_a_bad_token_file_is_one_line_and_exit_2(tmp_path: Path, content: bytes, words: str
+def test_a_bad_token_file_is_one_line_and_exit_2(
+    nf_runs: Cli, tmp_path: Path, content: bytes, words: str
                                                  ) -> None:
     token_file = tmp_path / "token"
     token_file.write_bytes(content)
-    line = _one_line_error(_nf_runs("runs", "p", "j", "--token-file", str(token_file),
+    line = _one_line_error(nf_runs("runs", "p", "j", "--token-file", str(token_file),
                                     "--api-url", NOWHERE, home=tmp_path))
     assert line.startswith("nf-runs: ") and words in line and str(token_file) in line
 
 
-def test_a_token_file_that_is_a_directory_or_unreadable(tmp_path: Path) -> None:
-    line = _one_line_error(_nf_runs("runs", "p", "j", "--token-file", str(tmp_path),
+def test_a_token_file_that_is_a_directory_or_unreadable(nf_runs: Cli, tmp_path: Path) -> None:
+    line = _one_line_error(nf_runs("runs", "p", "j", "--token-file", str(tmp_path),
                                     "--api-url", NOWHERE, home=tmp_path))
     assert "is a directory" in line
     if os.geteuid() != 0:  # root reads a 0000 file anyway
         token_file = tmp_path / "token"
         token_file.write_text(SECRET)
         token_file.chmod(0)
-        line = _one_line_error(_nf_runs("runs", "p", "j", "--token-file", str(token_file),
+        line = _one_line_error(nf_runs("runs", "p", "j", "--token-file", str(token_file),
                                         "--api-url", NOWHERE, home=tmp_path))
         assert "permission denied" in line
 
 
 @pytest.mark.parametrize("token", [f"{SECRET}\nX-Injected: 1", f"{SECRET} x", f"{SECRET}\u00e9"])
-def test_a_bad_token_in_the_environment_is_one_line_and_exit_2(tmp_path: Path, token: str
+def test_a_bad_token_in_the_environment_is_one_line_and_exit_2(
+    nf_runs: Cli, tmp_path: Path, token: str
                                                                ) -> None:
-    line = _one_line_error(_nf_runs("runs", "p", "j", "--api-url", NOWHERE, token=token,
+    line = _one_line_error(nf_runs("runs", "p", "j", "--api-url", NOWHERE, token=token,
                                     home=tmp_path))
     assert "$NORTHFLANK_API_TOKEN" in line
 
@@ -148,11 +183,12 @@ def test_a_bad_token_in_the_environment_is_one_line_and_exit_2(tmp_path: Path, t
     ("https://xn--", "invalid host name"),
     ("gopher://x", "must start with https://"),
 ])
-def test_a_bad_api_url_is_one_line_and_exit_2(tmp_path: Path, url: str, words: str) -> None:
-    line = _one_line_error(_nf_runs("runs", "p", "j", "--api-url", url, token=SECRET,
+def test_a_bad_api_url_is_one_line_and_exit_2(
+    nf_runs: Cli, tmp_path: Path, url: str, words: str) -> None:
+    line = _one_line_error(nf_runs("runs", "p", "j", "--api-url", url, token=SECRET,
                                     home=tmp_path))
     assert "--api-url" in line and words in line and line.isprintable()
-    env_line = _one_line_error(_nf_runs("runs", "p", "j", token=SECRET, home=tmp_path,
+    env_line = _one_line_error(nf_runs("runs", "p", "j", token=SECRET, home=tmp_path,
                                         url=url))
     assert "$NORTHFLANK_API_URL" in env_line and words in env_line
 
@@ -164,28 +200,29 @@ def test_a_bad_api_url_is_one_line_and_exit_2(tmp_path: Path, url: str, words: s
     (b'{"token": 42}', '"token" must be a string'),
     (b'{"api_url": "\xff"}', "not UTF-8"),
 ], ids=["deep", "huge", "list", "wrong-type", "not-utf8"])
-def test_a_broken_nf_runs_config_is_one_line_and_exit_2(tmp_path: Path, content: bytes,
+def test_a_broken_nf_runs_config_is_one_line_and_exit_2(
+    nf_runs: Cli, tmp_path: Path, content: bytes,
                                                         words: str) -> None:
     config = tmp_path / ".config" / "nf-runs" / "config.json"
     config.parent.mkdir(parents=True)
     config.write_bytes(content)
-    line = _one_line_error(_nf_runs("runs", "p", "j", "--api-url", NOWHERE, token=SECRET,
+    line = _one_line_error(nf_runs("runs", "p", "j", "--api-url", NOWHERE, token=SECRET,
                                     home=tmp_path))
     assert str(config) in line and words in line
 
 
-def test_a_broken_northflank_cli_config(small_sim: Simulator, tmp_path: Path) -> None:
+def test_a_broken_northflank_cli_config(nf_runs: Cli, small_sim: Simulator, tmp_path: Path) -> None:
     """Someone else's file: a warning when the token comes from elsewhere, else the error."""
     _job_with_runs(small_sim, 2)
     config = tmp_path / ".northflank" / "config.json"
     config.parent.mkdir(parents=True)
     config.write_bytes(b"[" * 200_000)
-    result = _nf_runs("runs", "cli-project", "cli-job", "--api-url", small_sim.url,
+    result = nf_runs("runs", "cli-project", "cli-job", "--api-url", small_sim.url,
                       token=small_sim.token, home=tmp_path)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 3
     assert result.stderr == (f"nf-runs: warning: The Northflank CLI config {config} is not "
                              "valid JSON (nested too deeply); ignored it\n")
-    line = _one_line_error(_nf_runs("runs", "p", "j", "--api-url", NOWHERE, home=tmp_path))
+    line = _one_line_error(nf_runs("runs", "p", "j", "--api-url", NOWHERE, home=tmp_path))
     assert str(config) in line and "nested too deeply" in line
 
 
@@ -201,8 +238,9 @@ def test_a_broken_northflank_cli_config(small_sim: Simulator, tmp_path: Path) ->
     ("simulate", "--port", "99999"),
     ("simulate", "--rate-limit", "0"),
 ])
-def test_bad_numbers_are_argparse_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
-    result = _nf_runs(*args, token=SECRET, home=tmp_path)
+def test_bad_numbers_are_argparse_errors(
+    nf_runs: Cli, tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = nf_runs(*args, token=SECRET, home=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith("nf-runs")
