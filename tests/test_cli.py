@@ -94,7 +94,7 @@ def test_runs_json_all_and_api_url_before_the_command(nf_runs: Cli, small_sim: S
 
 def test_runs_errors_go_to_stderr_with_nonzero_exit(
     nf_runs: Cli, small_sim: Simulator, tmp_path: Path
-                                                    ) -> None:
+) -> None:
     missing = nf_runs("runs", "nope", "nope", "--api-url", small_sim.url,
                        token=small_sim.token)
     assert missing.returncode == 1 and "404" in missing.stderr and not missing.stdout
@@ -142,7 +142,7 @@ def _one_line_error(result: Result, code: int = 2) -> str:
 ], ids=["not-utf8", "non-ascii", "two-lines", "control", "space", "empty", "huge"])
 def test_a_bad_token_file_is_one_line_and_exit_2(
     nf_runs: Cli, tmp_path: Path, content: bytes, words: str
-                                                 ) -> None:
+) -> None:
     token_file = tmp_path / "token"
     token_file.write_bytes(content)
     line = _one_line_error(nf_runs("runs", "p", "j", "--token-file", str(token_file),
@@ -166,7 +166,7 @@ def test_a_token_file_that_is_a_directory_or_unreadable(nf_runs: Cli, tmp_path: 
 @pytest.mark.parametrize("token", [f"{SECRET}\nX-Injected: 1", f"{SECRET} x", f"{SECRET}\u00e9"])
 def test_a_bad_token_in_the_environment_is_one_line_and_exit_2(
     nf_runs: Cli, tmp_path: Path, token: str
-                                                               ) -> None:
+) -> None:
     line = _one_line_error(nf_runs("runs", "p", "j", "--api-url", NOWHERE, token=token,
                                     home=tmp_path))
     assert "$NORTHFLANK_API_TOKEN" in line
@@ -202,7 +202,7 @@ def test_a_bad_api_url_is_one_line_and_exit_2(
 ], ids=["deep", "huge", "list", "wrong-type", "not-utf8"])
 def test_a_broken_nf_runs_config_is_one_line_and_exit_2(
     nf_runs: Cli, tmp_path: Path, content: bytes,
-                                                        words: str) -> None:
+    words: str) -> None:
     config = tmp_path / ".config" / "nf-runs" / "config.json"
     config.parent.mkdir(parents=True)
     config.write_bytes(content)
