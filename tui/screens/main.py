@@ -39,11 +39,9 @@ from ..watch.scheduler import Scheduler
 from ..widgets.job_picker import JobPicker
 from ..widgets.run_list import RunList
 from ..widgets.safe_input import SafeInput
-from ..widgets.status_line import StatusLine
+from ..widgets.status_line import StatusLine, feed_status
 
 NARROW_WIDTH = 100
-# A poll that answers faster than this does not flash "refreshing…" in the status line.
-REFRESHING_DELAY = 0.25
 # A failure toast names this many runs at most ("… and 7 more").
 TOAST_NAMES = 3
 
@@ -157,10 +155,7 @@ class MainScreen(Screen[None]):
             self.picker.display = False
             if self.picker.has_focus_within:
                 self.run_list.focus()
-        self.status.update_state(
-            loaded=0, shown=0, has_more=False, end_reached=False, problem="", retry_in=None,
-            last_refresh_age=None, stale=False, interval=None,
-        )
+        self.status.job_opened()
         self._update_title()
 
     def _update_title(self) -> None:
@@ -311,27 +306,8 @@ class MainScreen(Screen[None]):
             self.status.update_state(budget=budget)
             return
         now = self.scheduler.clock.monotonic()
-        run_list = self.run_list
-        age = None if feed.last_good is None else now - feed.last_good
-        polling = feed.polling_since is not None and now - feed.polling_since >= REFRESHING_DELAY
-        retry_in = None
-        if feed.problem and feed.next_poll_at is not None and feed.polling_since is None:
-            retry_in = max(0.0, feed.next_poll_at - now)
-        self.status.update_state(
-            loaded=run_list.loaded_count,
-            shown=run_list.shown_count,
-            has_more=feed.has_more,
-            end_reached=feed.state().end_reached,
-            refreshing=polling,
-            last_refresh_age=age,
-            stale=feed.is_stale(now),
-            interval=feed.interval,
-            interval_reason=feed.interval_reason.value,
-            problem=feed.problem,
-            problem_kind=feed.problem_kind.value,
-            retry_in=retry_in if feed.problem_kind.value == "warning" else None,
-            budget=budget,
-        )
+        self.status.show(feed_status(self.status.state, feed.state(), budget, now=now,
+                                     stale=feed.is_stale(now)))
 
     # ----- actions --------------------------------------------------------------------------
 
