@@ -22,7 +22,7 @@ from ..api.models import Job, RunStatus
 from ..formatting import TimeMode, printable
 from ..messages import EngineMessage
 from ..options import AppOptions
-from ..toast import clip, toast
+from ..toast import toast
 from ..watch.events import (
     AccessLost,
     ActionDone,
@@ -40,10 +40,9 @@ from ..widgets.job_picker import JobPicker
 from ..widgets.run_list import RunList
 from ..widgets.safe_input import SafeInput
 from ..widgets.status_line import StatusLine, feed_status
+from .run_actions import RunActions
 
 NARROW_WIDTH = 100
-# A failure toast names this many runs at most ("… and 7 more").
-TOAST_NAMES = 3
 
 STATUS_FILTERS: dict[str, frozenset[RunStatus] | None] = {
     "all": None,
@@ -82,7 +81,7 @@ class MainScreen(Screen[None]):
         self.job: Job | None = None
         self._status_filter = "all"
         self._text_filter = ""
-        self._aborted: set[str] = set()  # runs the user aborted: their failure is no news
+        self.run_actions = RunActions(self, scheduler, options)
         # Without a job to open, the first job of the project shown is opened when it loads.
         self._auto_open_first = not (options.project and options.job)
 
@@ -176,7 +175,8 @@ class MainScreen(Screen[None]):
         if isinstance(event, FeedChanged):
             self._feed_changed(event)
         elif isinstance(event, RunsFailed):
-            self._runs_failed(event)
+            if event.key == self.key:
+                self.run_actions.runs_failed(event)
         elif isinstance(event, ProjectsLoaded):
             self._projects_loaded(event)
         elif isinstance(event, JobsLoaded):
@@ -188,7 +188,7 @@ class MainScreen(Screen[None]):
             if event.key is None or event.key == self.key:
                 self._access_lost(event)
         elif isinstance(event, ActionDone):
-            self._action_done(event)
+            self.run_actions.done(event)
         elif isinstance(event, EngineCrashed):
             toast(self.app, f"Unexpected error ({type(event.error).__name__}): {event.error}",
                   title="nf-runs", severity="error")
@@ -206,34 +206,11 @@ class MainScreen(Screen[None]):
             self._update_detail(event)
         self._refresh_status()
 
-    def _runs_failed(self, event: RunsFailed) -> None:
-        if event.key != self.key:
-            return
-        runs = [run for run in event.runs if run.id not in self._aborted]
-        if not runs:
-            return
-        names = ", ".join(clip(printable(run.run_name), 60) for run in runs[:TOAST_NAMES])
-        if len(runs) > TOAST_NAMES:
-            names += f" and {len(runs) - TOAST_NAMES} more"
-        text = f"Run {names} failed." if len(runs) == 1 else f"{len(runs)} runs failed: {names}"
-        toast(self.app, text, title="Run failed", severity="error")
-        if self.options.bell:
-            self.app.bell()
-
     def _access_lost(self, event: AccessLost) -> None:
         error = event.error
         if isinstance(error, (UnauthorizedError, ForbiddenError, NotFoundError)):
             toast(self.app, str(error), title="API error", severity="error", timeout=10)
         self._refresh_status()
-
-    def _action_done(self, event: ActionDone) -> None:
-        if event.error is not None:
-            title = "Cannot start the run" if event.what == "start" else "Cannot abort the run"
-            toast(self, str(event.error), title=title, severity="error")
-        elif event.what == "start":
-            toast(self, f"Started {event.run_name or ''}", timeout=3)
-        else:
-            toast(self, "Run aborted (by you).", timeout=3)
 
     def _projects_loaded(self, event: ProjectsLoaded) -> None:
         self.picker.add_projects(event.page, event.first)
@@ -357,41 +334,10 @@ class MainScreen(Screen[None]):
             self.run_list.focus()
 
     def action_start_run(self) -> None:
-        if self.options.read_only:
-            self.notify("Read-only mode: runs are not started from here.", timeout=3)
-            return
-        key = self.key
-        if key is None:
-            return
-        from .confirm import ConfirmScreen
-
-        name = self.job.name if self.job else key.job_id
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.scheduler.start_run(key)
-
-        self.app.push_screen(ConfirmScreen(f"Start a run of {printable(name)}?"), answered)
+        self.run_actions.start(self.key, self.job)
 
     def action_abort_run(self) -> None:
-        run = self.run_list.highlighted_run
-        if self.options.read_only:
-            self.notify("Read-only mode: runs are not aborted from here.", timeout=3)
-            return
-        key = self.key
-        if run is None or key is None or not run.is_active:
-            self.notify("Highlight a running run to abort it.", timeout=3)
-            return
-        from .confirm import ConfirmScreen
-
-        run_id = run.id
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._aborted.add(run_id)
-                self.scheduler.abort_run(key, run_id)
-
-        self.app.push_screen(ConfirmScreen(f"Abort run {printable(run.run_name)}?"), answered)
+        self.run_actions.abort(self.key, self.run_list.highlighted_run)
 
     @on(Input.Changed, "#run-filter")
     def _run_filter_changed(self, event: Input.Changed) -> None:
