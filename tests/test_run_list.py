@@ -18,6 +18,15 @@ from tui.api.models import JobRun, RunStatus
 from tui.formatting import TimeMode
 from tui.widgets.run_list import RunList
 
+from .run_list_driver import (
+    append_page,
+    clear_runs,
+    merge_head,
+    remove_runs,
+    set_loading_more,
+    update_runs,
+)
+
 STYLES = Path(__file__).resolve().parent.parent / "styles" / "run_list.tcss"
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
 ROWS_ON_SCREEN = 23  # 24 lines minus the header
@@ -111,7 +120,7 @@ async def test_rows_header_and_footer() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
         assert "No runs yet" in screen_lines(runs)[1]
-        runs.append_page(
+        append_page(runs,
             [make_run(0, RunStatus.RUNNING), make_run(1), make_run(2, RunStatus.FAILED)],
             has_more=False,
         )
@@ -142,7 +151,7 @@ async def test_long_names_are_cut_with_an_ellipsis() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
         names = ["job-" + "x" * 100 + "-first", "job-" + "x" * 100 + "-other"]
-        runs.append_page([make_run(0, name=names[0]), make_run(1, name=names[1])],
+        append_page(runs, [make_run(0, name=names[0]), make_run(1, name=names[1])],
                          has_more=False)
         await pilot.pause()
         rows = runs.visible_text()
@@ -155,7 +164,7 @@ async def test_long_names_are_cut_with_an_ellipsis() -> None:
 async def test_narrow_terminal_drops_columns_not_the_name() -> None:
     async with RunListApp().run_test(size=(40, 10)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(0)], has_more=False)
+        append_page(runs, [make_run(0)], has_more=False)
         await pilot.pause()
         [row] = runs.visible_text()
         assert "nightly-0" in row
@@ -169,7 +178,7 @@ async def test_narrow_terminal_drops_columns_not_the_name() -> None:
 async def test_api_text_is_rendered_literally(name: str) -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page(
+        append_page(runs,
             [make_run(0, name=name), make_run(1, RunStatus.UNKNOWN, raw="[b]Q\x1b[0m")],
             has_more=False,
         )
@@ -188,7 +197,7 @@ async def test_api_text_is_rendered_literally(name: str) -> None:
 async def test_time_mode_change_repaints() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(0)], has_more=False)
+        append_page(runs, [make_run(0)], has_more=False)
         await pilot.pause()
         assert "a minute ago" in runs.visible_text()[0]
         runs.time_mode = TimeMode.UTC
@@ -205,9 +214,9 @@ async def test_time_mode_change_repaints() -> None:
 async def test_append_page_dedupes_and_updates_in_place() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(5)], has_more=True)
+        append_page(runs, [make_run(i) for i in range(5)], has_more=True)
         updated = make_run(3, RunStatus.FAILED)
-        runs.append_page([updated, make_run(5), make_run(5)], has_more=False)
+        append_page(runs, [updated, make_run(5), make_run(5)], has_more=False)
         await pilot.pause()
         assert runs.loaded_count == 6
         assert [run.id for run in runs.runs] == [f"run-{i}" for i in range(6)]
@@ -219,12 +228,12 @@ async def test_append_page_dedupes_and_updates_in_place() -> None:
 async def test_append_page_keeps_cursor_and_scroll() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(100)], has_more=True)
+        append_page(runs, [make_run(i) for i in range(100)], has_more=True)
         await pilot.pause()
         runs.select_run_id("run-50")
         await pilot.pause()
         scroll = runs.scroll_offset.y
-        runs.append_page([make_run(i) for i in range(100, 200)], has_more=True)
+        append_page(runs, [make_run(i) for i in range(100, 200)], has_more=True)
         await pilot.pause()
         assert runs.highlighted_run is not None and runs.highlighted_run.id == "run-50"
         assert runs.scroll_offset.y == scroll
@@ -233,7 +242,7 @@ async def test_append_page_keeps_cursor_and_scroll() -> None:
 async def test_merge_head_keeps_the_highlighted_run_and_the_view() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(100)], has_more=True)
+        append_page(runs, [make_run(i) for i in range(100)], has_more=True)
         await pilot.pause()
         runs.select_run_id("run-40")  # scrolls down
         await pilot.pause()
@@ -242,7 +251,7 @@ async def test_merge_head_keeps_the_highlighted_run_and_the_view() -> None:
         assert scroll > 0
         app.messages.clear()
         fresh = [make_run(-2), make_run(-1)]
-        inserted = runs.merge_head([*fresh, make_run(0, RunStatus.FAILED), make_run(-1)])
+        inserted = merge_head(runs, [*fresh, make_run(0, RunStatus.FAILED), make_run(-1)])
         await pilot.pause()
         assert inserted == 2
         assert [run.id for run in runs.runs[:4]] == ["run--2", "run--1", "run-0", "run-1"]
@@ -256,10 +265,10 @@ async def test_merge_head_keeps_the_highlighted_run_and_the_view() -> None:
 async def test_merge_head_at_top_shows_new_runs() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(10)], has_more=False)
+        append_page(runs, [make_run(i) for i in range(10)], has_more=False)
         await pilot.pause()
-        assert runs.merge_head([make_run(-1)]) == 1
-        assert runs.merge_head([make_run(-1)]) == 0
+        assert merge_head(runs, [make_run(-1)]) == 1
+        assert merge_head(runs, [make_run(-1)]) == 0
         await pilot.pause()
         assert runs.scroll_offset.y == 0
         assert "nightly--1" in runs.visible_text()[0]
@@ -269,12 +278,12 @@ async def test_merge_head_at_top_shows_new_runs() -> None:
 async def test_update_runs_reports_status_changes() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(0, RunStatus.RUNNING), make_run(1)], has_more=False)
+        append_page(runs, [make_run(0, RunStatus.RUNNING), make_run(1)], has_more=False)
         await pilot.pause()
         assert [run.id for run in runs.active_runs] == ["run-0"]
         done = make_run(0, RunStatus.SUCCESS)
         renamed = dataclasses.replace(make_run(1), run_name="renamed")
-        changes = runs.update_runs([done, renamed, make_run(99)])
+        changes = update_runs(runs, [done, renamed, make_run(99)])
         assert [(old.status, new.status) for old, new in changes] == [
             (RunStatus.RUNNING, RunStatus.SUCCESS)
         ]
@@ -290,15 +299,15 @@ async def test_update_that_changes_nothing_does_not_refresh(
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
         page = [make_run(i) for i in range(50)]
-        runs.append_page(page, has_more=True)
+        append_page(runs, page, has_more=True)
         await pilot.pause()
         spy = RefreshSpy(runs, monkeypatch)
-        assert runs.update_runs(page) == []
-        assert runs.update_runs([make_run(i) for i in range(50)]) == []  # equal copies
-        assert runs.update_runs([make_run(1000)]) == []
-        runs.append_page([make_run(i) for i in range(10)], has_more=True)
-        runs.merge_head([make_run(i) for i in range(10)])
-        runs.set_loading_more(False)
+        assert update_runs(runs, page) == []
+        assert update_runs(runs, [make_run(i) for i in range(50)]) == []  # equal copies
+        assert update_runs(runs, [make_run(1000)]) == []
+        append_page(runs, [make_run(i) for i in range(10)], has_more=True)
+        merge_head(runs, [make_run(i) for i in range(10)])
+        set_loading_more(runs, False)
         runs.set_filter("", None)
         runs.tick()
         assert spy.calls == []
@@ -309,22 +318,22 @@ async def test_update_refreshes_only_changed_visible_rows(
 ) -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(200)], has_more=False)
+        append_page(runs, [make_run(i) for i in range(200)], has_more=False)
         await pilot.pause()
         spy = RefreshSpy(runs, monkeypatch)
-        runs.update_runs([make_run(150, RunStatus.FAILED)])  # off screen
+        update_runs(runs, [make_run(150, RunStatus.FAILED)])  # off screen
         assert spy.calls == []
-        runs.update_runs([make_run(4, RunStatus.FAILED), make_run(7, RunStatus.FAILED)])
+        update_runs(runs, [make_run(4, RunStatus.FAILED), make_run(7, RunStatus.FAILED)])
         assert spy.lines == [5, 8]  # header is line 0
 
 
 async def test_clear_runs() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i, RunStatus.RUNNING) for i in range(50)], has_more=True)
-        runs.set_loading_more(True)
+        append_page(runs, [make_run(i, RunStatus.RUNNING) for i in range(50)], has_more=True)
+        set_loading_more(runs, True)
         await pilot.pause()
-        runs.clear_runs()
+        clear_runs(runs)
         await pilot.pause()
         assert (runs.loaded_count, runs.shown_count, runs.active_runs) == (0, 0, [])
         assert runs.highlighted_run is None
@@ -339,7 +348,7 @@ async def test_clear_runs() -> None:
 async def test_keys_move_the_cursor_and_enter_selects() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(100)], has_more=False)
+        append_page(runs, [make_run(i) for i in range(100)], has_more=False)
         await pilot.pause()
 
         def at() -> str:
@@ -390,7 +399,7 @@ async def test_keys_move_the_cursor_and_enter_selects() -> None:
 async def test_page_down_keeps_the_cursor_in_place_on_screen() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(100)], has_more=False)
+        append_page(runs, [make_run(i) for i in range(100)], has_more=False)
         await pilot.pause()
         await pilot.press("down", "down", "pagedown")
         assert runs.scroll_offset.y == ROWS_ON_SCREEN
@@ -402,7 +411,7 @@ async def test_page_down_keeps_the_cursor_in_place_on_screen() -> None:
 async def test_cursor_row_is_styled_by_component_class() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(0), make_run(1)], has_more=False)
+        append_page(runs, [make_run(0), make_run(1)], has_more=False)
         await pilot.pause()
         cursor = runs.get_component_rich_style("run-list--cursor")
         assert next(iter(runs.render_line(1))).style == cursor
@@ -412,7 +421,7 @@ async def test_cursor_row_is_styled_by_component_class() -> None:
 async def test_theme_change_repaints_with_new_colours() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page([make_run(0), make_run(1)], has_more=False)
+        append_page(runs, [make_run(0), make_run(1)], has_more=False)
         await pilot.pause()
         dark = next(iter(runs.render_line(2))).style
         app.theme = "textual-light"
@@ -428,7 +437,7 @@ async def test_no_color_keeps_status_words_and_a_visible_cursor(
     monkeypatch.setenv("NO_COLOR", "1")
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page(
+        append_page(runs,
             [
                 make_run(0, RunStatus.RUNNING),
                 make_run(1),
@@ -446,7 +455,7 @@ async def test_no_color_keeps_status_words_and_a_visible_cursor(
 async def test_click_highlights_then_selects() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(10)], has_more=False)
+        append_page(runs, [make_run(i) for i in range(10)], has_more=False)
         await pilot.pause()
         await pilot.click(RunList, offset=(20, 4))  # header on line 0: row 3
         await pilot.pause()
@@ -464,7 +473,7 @@ async def test_click_highlights_then_selects() -> None:
 async def test_select_run_id() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(100)], has_more=False)
+        append_page(runs, [make_run(i) for i in range(100)], has_more=False)
         runs.select_run_id("run-70")
         runs.select_run_id("nope")
         await pilot.pause()
@@ -478,7 +487,7 @@ async def test_select_run_id() -> None:
 async def test_need_more_near_the_end_only_once() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(100)], has_more=True)
+        append_page(runs, [make_run(i) for i in range(100)], has_more=True)
         await pilot.pause()
         assert app.of_type(RunList.NeedMore) == []
         runs.select_run_id("run-60")  # 39 rows before the end: more than a screen
@@ -489,19 +498,19 @@ async def test_need_more_near_the_end_only_once() -> None:
         await pilot.pause()
         [need_more] = app.of_type(RunList.NeedMore)
         assert need_more.control is runs
-        runs.set_loading_more(True)
+        set_loading_more(runs, True)
         await pilot.press("down", "up")
         await pilot.pause()
         assert len(app.of_type(RunList.NeedMore)) == 1  # not while loading
         assert screen_lines(runs)[-1].strip() == "loading more\u2026"
-        runs.append_page([make_run(i) for i in range(100, 200)], has_more=True)
-        runs.set_loading_more(False)
+        append_page(runs, [make_run(i) for i in range(100, 200)], has_more=True)
+        set_loading_more(runs, False)
         await pilot.pause()
         assert len(app.of_type(RunList.NeedMore)) == 1  # cursor on run-98: far from the end
         await pilot.press("G")
         await pilot.pause()
         assert len(app.of_type(RunList.NeedMore)) == 2
-        runs.append_page([make_run(i) for i in range(200, 210)], has_more=False)
+        append_page(runs, [make_run(i) for i in range(200, 210)], has_more=False)
         await pilot.press("G", "up", "down")
         await pilot.pause()
         assert len(app.of_type(RunList.NeedMore)) == 2  # no more pages
@@ -511,7 +520,7 @@ async def test_need_more_near_the_end_only_once() -> None:
 async def test_need_more_on_scroll() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(100)], has_more=True)
+        append_page(runs, [make_run(i) for i in range(100)], has_more=True)
         await pilot.pause()
         runs.scroll_to(y=60, animate=False)
         await pilot.pause()
@@ -522,9 +531,9 @@ async def test_need_more_on_scroll() -> None:
 async def test_footer_is_empty_while_more_can_load() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i) for i in range(3)], has_more=True)
-        runs.set_loading_more(True)
-        runs.set_loading_more(False)
+        append_page(runs, [make_run(i) for i in range(3)], has_more=True)
+        set_loading_more(runs, True)
+        set_loading_more(runs, False)
         await pilot.pause()
         assert runs.virtual_size.height == 1 + 3  # header and rows, no footer line
         assert screen_lines(runs)[4] == ""
@@ -542,7 +551,7 @@ async def test_filters() -> None:
             make_run(2, RunStatus.FAILED, name="deploy-web"),
             make_run(3, name="deploy-db"),
         ]
-        runs.append_page(page, has_more=False)
+        append_page(runs, page, has_more=False)
         await pilot.pause()
         runs.select_run_id("run-2")
         runs.set_filter("DEPLOY", None)
@@ -562,8 +571,8 @@ async def test_filters() -> None:
         assert runs.highlighted_run is not None and runs.highlighted_run.id == "run-3"
 
         # Runs arriving while filtered are filtered too.
-        runs.merge_head([make_run(-1, name="deploy-new"), make_run(-2, name="other")])
-        runs.append_page([make_run(4, RunStatus.FAILED, name="deploy-old")], has_more=False)
+        merge_head(runs, [make_run(-1, name="deploy-new"), make_run(-2, name="other")])
+        append_page(runs, [make_run(4, RunStatus.FAILED, name="deploy-old")], has_more=False)
         await pilot.pause()
         assert [row.split()[2] for row in runs.visible_text()] == [
             "deploy-new",
@@ -571,7 +580,7 @@ async def test_filters() -> None:
             "deploy-db",
         ]
         # A run that stops matching leaves the view.
-        runs.update_runs([make_run(0, RunStatus.FAILED, name="Deploy-API")])
+        update_runs(runs, [make_run(0, RunStatus.FAILED, name="Deploy-API")])
         await pilot.pause()
         assert [row.split()[2] for row in runs.visible_text()] == ["deploy-new", "deploy-db"]
         assert runs.highlighted_run is not None and runs.highlighted_run.id == "run-3"
@@ -595,7 +604,7 @@ async def test_tick_repaints_only_visible_running_rows(monkeypatch: pytest.Monke
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
         statuses = {0: RunStatus.RUNNING, 5: RunStatus.RUNNING, 500: RunStatus.RUNNING}
-        runs.append_page(
+        append_page(runs,
             [make_run(i, statuses.get(i, RunStatus.SUCCESS), minutes_ago=2.2) for i in range(1000)],
             has_more=False,
         )
@@ -610,17 +619,17 @@ async def test_tick_repaints_only_visible_running_rows(monkeypatch: pytest.Monke
         assert spy.lines == [1, 6]  # rows 0 and 5; run-500 is off screen
         await pilot.pause()
         assert "2m 13s" in runs.visible_text()[0]
-        misses = runs._cache.misses
+        misses = runs.painter.cache.misses
         runs.tick()
         await pilot.pause()
         assert spy.lines == [1, 6]
-        assert runs._cache.misses == misses
+        assert runs.painter.cache.misses == misses
 
 
 async def test_tick_updates_relative_start_times(monkeypatch: pytest.MonkeyPatch) -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page([make_run(0, minutes_ago=0.5), make_run(1)], has_more=False)
+        append_page(runs, [make_run(0, minutes_ago=0.5), make_run(1)], has_more=False)
         await pilot.pause()
         assert "just now" in runs.visible_text()[0]
         spy = RefreshSpy(runs, monkeypatch)
@@ -643,17 +652,17 @@ async def test_hundred_thousand_runs() -> None:
         pages = [[make_run(p * 100 + i) for i in range(100)] for p in range(1000)]
         start = time.perf_counter()
         for page in pages:
-            runs.append_page(page, has_more=True)
+            append_page(runs, page, has_more=True)
         await pilot.pause()
         assert runs.loaded_count == 100_000
         extra = [make_run(100_000 + i) for i in range(100)]
-        runs.append_page(extra, has_more=True)
+        append_page(runs, extra, has_more=True)
         await pilot.press("G", "up", "down", "down")
         await pilot.pause()
         assert time.perf_counter() - start < 10  # generous: speed is benchmarked separately
         assert runs.highlighted_run is not None and runs.highlighted_run.id == "run-100099"
         assert runs.visible_text()[-1].split()[2] == "nightly-100099"
-        assert runs.merge_head([make_run(-1)]) == 1
+        assert merge_head(runs, [make_run(-1)]) == 1
         assert runs.highlighted_run.id == "run-100099"
 
 
@@ -663,7 +672,7 @@ async def test_tick_repaints_only_the_duration_cell_when_only_it_changed(
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
         runs.time_mode = TimeMode.UTC  # the start column cannot change
-        runs.append_page([make_run(0, RunStatus.RUNNING, minutes_ago=10)], has_more=False)
+        append_page(runs, [make_run(0, RunStatus.RUNNING, minutes_ago=10)], has_more=False)
         await pilot.pause()
         runs.tick()
         await pilot.pause()
@@ -684,7 +693,7 @@ async def test_tick_repaints_only_the_duration_cell_when_only_it_changed(
 async def test_remove_runs_drops_them_and_keeps_the_cursor_in_place() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         app, runs = await started(pilot)
-        runs.append_page(
+        append_page(runs,
             [make_run(0), make_run(1, RunStatus.RUNNING), make_run(2), make_run(3)],
             has_more=False,
         )
@@ -692,7 +701,7 @@ async def test_remove_runs_drops_them_and_keeps_the_cursor_in_place() -> None:
         runs.select_run_id("run-1")
         assert [run.id for run in runs.active_runs] == ["run-1"]
 
-        assert runs.remove_runs(["run-1", "run-unknown"]) == 1
+        assert remove_runs(runs, ["run-1", "run-unknown"]) == 1
         await pilot.pause()
         assert [run.id for run in runs.runs] == ["run-0", "run-2", "run-3"]
         assert runs.active_runs == []  # no longer followed (nor fetched each poll)
@@ -701,18 +710,18 @@ async def test_remove_runs_drops_them_and_keeps_the_cursor_in_place() -> None:
         assert [line.split()[2] for line in runs.visible_text()[:3]] == [
             "nightly-0", "nightly-2", "nightly-3",
         ]
-        assert runs.remove_runs(["run-1"]) == 0  # twice: nothing more happens
+        assert remove_runs(runs, ["run-1"]) == 0  # twice: nothing more happens
 
 
 async def test_remove_runs_under_a_filter_and_at_the_end() -> None:
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(i, RunStatus.FAILED if i % 2 else RunStatus.SUCCESS)
+        append_page(runs, [make_run(i, RunStatus.FAILED if i % 2 else RunStatus.SUCCESS)
                           for i in range(6)], has_more=False)
         runs.set_filter("", frozenset({RunStatus.FAILED}))
         await pilot.pause()
         runs.select_run_id("run-5")  # the last failed run shown
-        runs.remove_runs(["run-5", "run-2"])
+        remove_runs(runs, ["run-5", "run-2"])
         await pilot.pause()
         assert runs.shown_count == 2 and runs.loaded_count == 4
         assert [line.split()[2] for line in runs.visible_text()[:2]] == [
@@ -725,33 +734,33 @@ async def test_remove_runs_under_a_filter_and_at_the_end() -> None:
 
 async def test_a_huge_name_costs_no_more_than_a_short_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """A name of a million characters: the sanitiser and the cut see a bounded string."""
-    import tui.widgets.run_list as run_list_module
+    import tui.widgets.run_rows as run_rows_module
 
     seen: list[int] = []
-    original = run_list_module.printable
+    original = run_rows_module.printable
 
     def counting(text: str) -> str:
         seen.append(len(text))
         return original(text)
 
-    monkeypatch.setattr(run_list_module, "printable", counting)
+    monkeypatch.setattr(run_rows_module, "printable", counting)
     async with RunListApp().run_test(size=(80, 24)) as pilot:
         _app, runs = await started(pilot)
         name = "start-" + "y" * 1_000_000 + "-the-end"
-        runs.append_page([make_run(0, RunStatus.RUNNING, name=name)], has_more=False)
+        append_page(runs, [make_run(0, RunStatus.RUNNING, name=name)], has_more=False)
         await pilot.pause()
         for _ in range(5):
             runs.tick()
             await pilot.pause()
         [row] = runs.visible_text()
         assert "start-" in row and "-the-end" in row
-        assert seen and max(seen) <= 2 * run_list_module.MAX_NAME_SHOWN + 1
+        assert seen and max(seen) <= 2 * run_rows_module.MAX_NAME_SHOWN + 1
 
 
 async def test_a_run_that_cannot_be_refreshed_says_why_in_its_row() -> None:
     async with RunListApp().run_test(size=(100, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(0, RunStatus.RUNNING, name="alpha-run"),
+        append_page(runs, [make_run(0, RunStatus.RUNNING, name="alpha-run"),
                           make_run(1, RunStatus.RUNNING, name="beta-run")], has_more=False)
         await pilot.pause()
         first = runs.runs[0].id
@@ -770,7 +779,7 @@ async def test_an_unreadable_run_shows_its_id_and_why() -> None:
     placeholder = JobRun.from_json_or_unreadable({"id": "run-bad", "runName": 5})
     async with RunListApp().run_test(size=(120, 24)) as pilot:
         _app, runs = await started(pilot)
-        runs.append_page([make_run(0), placeholder, make_run(2)], has_more=False)
+        append_page(runs, [make_run(0), placeholder, make_run(2)], has_more=False)
         await pilot.pause()
         rows = runs.visible_text()
         assert len(rows) == 3

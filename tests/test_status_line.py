@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 
 from tui.api.ratelimit import RateLimitSnapshot
 from tui.app import stylesheet_paths
+from tui.watch.events import ProblemKind
 from tui.widgets.status_line import StatusLine
 
 from .harness import spy_refresh
@@ -59,10 +60,10 @@ async def test_a_shorter_line_clears_what_it_no_longer_covers(
     async with StatusApp().run_test(size=(80, 3)) as pilot:
         status = pilot.app.query_one(StatusLine)
         status.update_state(loaded=120, shown=120, has_more=True, problem="offline",
-                            problem_kind="error", retry_in=12, budget=BUDGET)
+                            problem_kind=ProblemKind.ERROR, retry_in=12, budget=BUDGET)
         await pilot.pause()
         assert "offline, retrying in 12 s" in painted(pilot.app)
-        status.update_state(problem="", problem_kind="", retry_in=None)
+        status.update_state(problem="", problem_kind=ProblemKind.NONE, retry_in=None)
         await pilot.pause()
         assert painted(pilot.app) == "120 runs · more · API 612/1000, resets 23m"
 
@@ -70,8 +71,8 @@ async def test_a_shorter_line_clears_what_it_no_longer_covers(
 async def test_a_style_change_alone_repaints(monkeypatch: pytest.MonkeyPatch) -> None:
     async with StatusApp().run_test(size=(80, 3)) as pilot:
         status = pilot.app.query_one(StatusLine)
-        status.update_state(problem="rate limited", problem_kind="warning")
+        status.update_state(problem="rate limited", problem_kind=ProblemKind.WARNING)
         await pilot.pause()
         calls = spy_refresh(status, monkeypatch)
-        status.update_state(problem_kind="error")  # same words, another colour
+        status.update_state(problem_kind=ProblemKind.ERROR)  # same words, another colour
         assert len(calls) == 1

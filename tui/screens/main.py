@@ -1,7 +1,8 @@
 """The main screen: job picker, run list, status line, and the keys that act on them.
 
-What is watched, and when it is asked for, is the engine's (`tui/watch`): this screen tells
-the scheduler which job is open and renders what it hears back (`EngineMessage`).
+What is watched, and when it is asked for, is the engine's (`tui/watch`); `JobScreen`
+(job_screen.py) opens jobs and shows what the engine says; this screen lays out the widgets
+and binds the keys.
 """
 
 from __future__ import annotations
@@ -14,38 +15,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from ..api.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from ..api.models import Job, RunStatus
+from ..api.models import RunStatus
 from ..formatting import TimeMode, printable
-from ..messages import EngineMessage
 from ..options import AppOptions
-from ..toast import clip, toast
-from ..watch.events import (
-    AccessLost,
-    ActionDone,
-    CatalogFailed,
-    EngineCrashed,
-    FeedChanged,
-    JobKey,
-    JobsLoaded,
-    ProjectsLoaded,
-    RunsFailed,
-)
-from ..watch.feed import JobFeed
 from ..watch.scheduler import Scheduler
 from ..widgets.job_picker import JobPicker
 from ..widgets.run_list import RunList
 from ..widgets.safe_input import SafeInput
 from ..widgets.status_line import StatusLine
+from .job_screen import JobScreen
 
 NARROW_WIDTH = 100
-# A poll that answers faster than this does not flash "refreshing…" in the status line.
-REFRESHING_DELAY = 0.25
-# A failure toast names this many runs at most ("… and 7 more").
-TOAST_NAMES = 3
 
 STATUS_FILTERS: dict[str, frozenset[RunStatus] | None] = {
     "all": None,
@@ -55,7 +37,7 @@ STATUS_FILTERS: dict[str, frozenset[RunStatus] | None] = {
 }
 
 
-class MainScreen(Screen[None]):
+class MainScreen(JobScreen):
     """Picker on the left, runs on the right, status line and key bar below."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -76,21 +58,9 @@ class MainScreen(Screen[None]):
     def __init__(
         self, scheduler: Scheduler, options: AppOptions, *, now: Callable[[], datetime]
     ) -> None:
-        super().__init__()
-        self.scheduler = scheduler
-        self.options = options
-        self.now = now
-        self.feed: JobFeed | None = None
-        self.job: Job | None = None
+        super().__init__(scheduler, options, now=now)
         self._status_filter = "all"
         self._text_filter = ""
-        self._aborted: set[str] = set()  # runs the user aborted: their failure is no news
-        # Without a job to open, the first job of the project shown is opened when it loads.
-        self._auto_open_first = not (options.project and options.job)
-
-    @property
-    def key(self) -> JobKey | None:
-        return None if self.feed is None else self.feed.key
 
     # ----- layout ---------------------------------------------------------------------------
 
@@ -104,18 +74,6 @@ class MainScreen(Screen[None]):
                 yield RunList(now=self.now, id="run-list")
         yield StatusLine(id="status")
         yield Footer()
-
-    @property
-    def run_list(self) -> RunList:
-        return self.query_one(RunList)
-
-    @property
-    def picker(self) -> JobPicker:
-        return self.query_one(JobPicker)
-
-    @property
-    def status(self) -> StatusLine:
-        return self.query_one(StatusLine)
 
     def on_mount(self) -> None:
         self.sub_title = printable(self.options.host_label)
@@ -139,150 +97,7 @@ class MainScreen(Screen[None]):
             if not self.picker.display and self.picker.has_focus_within:
                 self.run_list.focus()  # a hidden picker must not keep the keys
 
-    # ----- the watched job ------------------------------------------------------------------
-
-    def open_job(self, project_id: str, job_id: str) -> None:
-        """Show a job's runs: its feed starts with a poll of the first page."""
-        key = JobKey(project_id, job_id)
-        if key == self.key:
-            return
-        if self.feed is not None:
-            self.scheduler.unwatch(self.feed.key)
-        self.feed = self.scheduler.watch(key)
-        self.job = self.picker.find_job(project_id, job_id)
-        self._auto_open_first = False
-        self.run_list.show_store(self.feed.store)
-        self.picker.set_current(project_id, job_id)
-        if self.has_class("-narrow") and self.picker.display:
-            self.picker.display = False
-            if self.picker.has_focus_within:
-                self.run_list.focus()
-        self.status.update_state(
-            loaded=0, shown=0, has_more=False, end_reached=False, problem="", retry_in=None,
-            last_refresh_age=None, stale=False, interval=None,
-        )
-        self._update_title()
-
-    def _update_title(self) -> None:
-        if self.key is None:
-            return
-        project = self.picker.project(self.key.project_id)
-        project_name = project.name if project else self.key.project_id
-        job_name = self.job.name if self.job else self.key.job_id
-        self.sub_title = (
-            f"{printable(self.options.host_label)} · {printable(project_name)} / "
-            f"{printable(job_name)}"
-        )
-
-    # ----- what the engine says -------------------------------------------------------------
-
-    def on_engine_message(self, message: EngineMessage) -> None:
-        event = message.event
-        if isinstance(event, FeedChanged):
-            self._feed_changed(event)
-        elif isinstance(event, RunsFailed):
-            self._runs_failed(event)
-        elif isinstance(event, ProjectsLoaded):
-            self._projects_loaded(event)
-        elif isinstance(event, JobsLoaded):
-            self._jobs_loaded(event)
-        elif isinstance(event, CatalogFailed):
-            what = "projects" if event.what == "projects" else "jobs"
-            self.picker.show_error(event.project_id, f"Cannot load {what}: {event.error}")
-        elif isinstance(event, AccessLost):
-            if event.key is None or event.key == self.key:
-                self._access_lost(event)
-        elif isinstance(event, ActionDone):
-            self._action_done(event)
-        elif isinstance(event, EngineCrashed):
-            toast(self.app, f"Unexpected error ({type(event.error).__name__}): {event.error}",
-                  title="nf-runs", severity="error")
-
-    def _feed_changed(self, event: FeedChanged) -> None:
-        if event.key != self.key:
-            return
-        run_list = self.run_list
-        state = event.state
-        with self.app.batch_update():
-            run_list.apply(event.changes)
-            run_list.set_feed_state(has_more=state.has_more, loading_more=state.loading_more,
-                                    problems=state.run_problems)
-        if event.updated_runs:
-            self._update_detail(event)
-        self._refresh_status()
-
-    def _runs_failed(self, event: RunsFailed) -> None:
-        if event.key != self.key:
-            return
-        runs = [run for run in event.runs if run.id not in self._aborted]
-        if not runs:
-            return
-        names = ", ".join(clip(printable(run.run_name), 60) for run in runs[:TOAST_NAMES])
-        if len(runs) > TOAST_NAMES:
-            names += f" and {len(runs) - TOAST_NAMES} more"
-        text = f"Run {names} failed." if len(runs) == 1 else f"{len(runs)} runs failed: {names}"
-        toast(self.app, text, title="Run failed", severity="error")
-        if self.options.bell:
-            self.app.bell()
-
-    def _access_lost(self, event: AccessLost) -> None:
-        error = event.error
-        if isinstance(error, (UnauthorizedError, ForbiddenError, NotFoundError)):
-            toast(self.app, str(error), title="API error", severity="error", timeout=10)
-        self._refresh_status()
-
-    def _action_done(self, event: ActionDone) -> None:
-        if event.error is not None:
-            title = "Cannot start the run" if event.what == "start" else "Cannot abort the run"
-            toast(self, str(event.error), title=title, severity="error")
-        elif event.what == "start":
-            toast(self, f"Started {event.run_name or ''}", timeout=3)
-        else:
-            toast(self, "Run aborted (by you).", timeout=3)
-
-    def _projects_loaded(self, event: ProjectsLoaded) -> None:
-        self.picker.add_projects(event.page, event.first)
-        if event.first:
-            wanted = self.options.project or (self.key.project_id if self.key else None)
-            wanted = wanted or self.picker.first_project_id
-            if wanted is not None and self.picker.project(wanted) is not None:
-                self.picker.set_current(wanted, self.key.job_id if self.key else "")
-
-    def _jobs_loaded(self, event: JobsLoaded) -> None:
-        self.picker.add_jobs(event.project_id, event.page, event.first)
-        if self.key is not None and self.key.project_id == event.project_id:
-            job = self.picker.find_job(self.key.project_id, self.key.job_id)
-            if job is not None:
-                self.job = job
-                self._update_title()
-        elif (
-            self._auto_open_first and self.key is None and event.page.items
-            and event.project_id == (self.options.project or event.project_id)
-        ):
-            first = event.page.items[0]
-            self.open_job(first.project_id or event.project_id, first.id)
-
-    def _update_detail(self, event: FeedChanged) -> None:
-        """A run detail open on top shows what this poll saw of its run."""
-        from .detail import RunDetailScreen
-
-        for screen in self.app.screen_stack:
-            if isinstance(screen, RunDetailScreen) and screen.key == event.key:
-                for run in event.updated_runs:
-                    if run.id == screen.run.id:
-                        screen.update_run(run)
-                        break
-
-    @on(JobPicker.ProjectOpened)
-    def _project_opened(self, message: JobPicker.ProjectOpened) -> None:
-        self.scheduler.load_jobs(message.project_id)
-
-    @on(JobPicker.MoreWanted)
-    def _more_jobs_wanted(self, message: JobPicker.MoreWanted) -> None:
-        if message.project_id is None:
-            self.scheduler.load_projects(message.cursor)
-        else:
-            self.scheduler.load_jobs(message.project_id, message.cursor)
+    # ----- what the user chooses ------------------------------------------------------------
 
     @on(JobPicker.JobChosen)
     def _job_chosen(self, message: JobPicker.JobChosen) -> None:
@@ -292,47 +107,6 @@ class MainScreen(Screen[None]):
             self.picker.display = False
         self.run_list.focus()
 
-    @on(RunList.NeedMore)
-    def _need_more(self) -> None:
-        if self.key is not None:
-            self.scheduler.want_more(self.key)
-
-    # ----- the clock ------------------------------------------------------------------------
-
-    def _tick(self) -> None:
-        self.scheduler.notice_time()
-        self.run_list.tick()
-        self._refresh_status()
-
-    def _refresh_status(self) -> None:
-        feed = self.feed
-        budget = self.scheduler.budget.snapshot()
-        if feed is None:
-            self.status.update_state(budget=budget)
-            return
-        now = self.scheduler.clock.monotonic()
-        run_list = self.run_list
-        age = None if feed.last_good is None else now - feed.last_good
-        polling = feed.polling_since is not None and now - feed.polling_since >= REFRESHING_DELAY
-        retry_in = None
-        if feed.problem and feed.next_poll_at is not None and feed.polling_since is None:
-            retry_in = max(0.0, feed.next_poll_at - now)
-        self.status.update_state(
-            loaded=run_list.loaded_count,
-            shown=run_list.shown_count,
-            has_more=feed.has_more,
-            end_reached=feed.state().end_reached,
-            refreshing=polling,
-            last_refresh_age=age,
-            stale=feed.is_stale(now),
-            interval=feed.interval,
-            interval_reason=feed.interval_reason.value,
-            problem=feed.problem,
-            problem_kind=feed.problem_kind.value,
-            retry_in=retry_in if feed.problem_kind.value == "warning" else None,
-            budget=budget,
-        )
-
     # ----- actions --------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
@@ -340,12 +114,6 @@ class MainScreen(Screen[None]):
             self.scheduler.load_projects()
             return
         self.poll_now()
-
-    def poll_now(self) -> None:
-        """Poll the open job now (`r`; after a start or abort the engine does it itself)."""
-        if self.key is not None:
-            self.scheduler.poll_now(self.key)
-            self._refresh_status()
 
     def action_time_mode(self) -> None:
         run_list = self.run_list
@@ -381,41 +149,10 @@ class MainScreen(Screen[None]):
             self.run_list.focus()
 
     def action_start_run(self) -> None:
-        if self.options.read_only:
-            self.notify("Read-only mode: runs are not started from here.", timeout=3)
-            return
-        key = self.key
-        if key is None:
-            return
-        from .confirm import ConfirmScreen
-
-        name = self.job.name if self.job else key.job_id
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.scheduler.start_run(key)
-
-        self.app.push_screen(ConfirmScreen(f"Start a run of {printable(name)}?"), answered)
+        self.run_actions.start(self.key, self.job)
 
     def action_abort_run(self) -> None:
-        run = self.run_list.highlighted_run
-        if self.options.read_only:
-            self.notify("Read-only mode: runs are not aborted from here.", timeout=3)
-            return
-        key = self.key
-        if run is None or key is None or not run.is_active:
-            self.notify("Highlight a running run to abort it.", timeout=3)
-            return
-        from .confirm import ConfirmScreen
-
-        run_id = run.id
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._aborted.add(run_id)
-                self.scheduler.abort_run(key, run_id)
-
-        self.app.push_screen(ConfirmScreen(f"Abort run {printable(run.run_name)}?"), answered)
+        self.run_actions.abort(self.key, self.run_list.highlighted_run)
 
     @on(Input.Changed, "#run-filter")
     def _run_filter_changed(self, event: Input.Changed) -> None:

@@ -15,7 +15,11 @@ from rich.text import Text
 
 from ..api.ratelimit import RateLimitSnapshot
 from ..formatting import printable
+from ..watch.events import FeedState, PlanReason, ProblemKind
 from .text_line import TextLine
+
+# A poll that answers faster than this does not flash "refreshing…" in the status line.
+REFRESHING_DELAY = 0.25
 
 # Numbers here can come from headers (a reset time, a Retry-After): shown as "?" when not
 # finite, and capped, rather than `int(inf)` raising in the middle of a repaint.
@@ -69,12 +73,41 @@ class StatusState:
     last_refresh_age: float | None = None
     stale: bool = False
     interval: float | None = None
-    interval_reason: str = ""
+    interval_reason: PlanReason = PlanReason.NONE
     budget: RateLimitSnapshot | None = None
     problem: str = ""
-    problem_kind: str = ""  # "", "warning", "error"
+    problem_kind: ProblemKind = ProblemKind.NONE
     retry_in: float | None = None
     filter_text: str = ""
+
+
+def feed_status(
+    base: StatusState, feed: FeedState, budget: RateLimitSnapshot | None, *, now: float,
+    stale: bool,
+) -> StatusState:
+    """What the status line says of a feed's state at `now` (the engine's clock); `stale`: its
+    data is older than it should be. The filter is kept from `base`."""
+    age = None if feed.last_good is None else now - feed.last_good
+    polling = feed.polling_since is not None and now - feed.polling_since >= REFRESHING_DELAY
+    retry_in = None
+    if feed.problem and feed.next_poll_at is not None and feed.polling_since is None:
+        retry_in = max(0.0, feed.next_poll_at - now)
+    return replace(
+        base,
+        loaded=feed.loaded,
+        shown=feed.shown,
+        has_more=feed.has_more,
+        end_reached=feed.end_reached,
+        refreshing=polling,
+        last_refresh_age=age,
+        stale=stale,
+        interval=feed.interval,
+        interval_reason=feed.interval_reason,
+        problem=feed.problem,
+        problem_kind=feed.problem_kind,
+        retry_in=retry_in if feed.problem_kind is ProblemKind.WARNING else None,
+        budget=budget,
+    )
 
 
 class StatusLine(TextLine):
@@ -92,8 +125,19 @@ class StatusLine(TextLine):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_state(True))
 
     def update_state(self, **changes: object) -> None:
-        self.state = replace(self.state, **changes)  # type: ignore[arg-type]
+        self.show(replace(self.state, **changes))  # type: ignore[arg-type]
+
+    def show(self, state: StatusState) -> None:
+        """Say what `state` holds (repainting only what changed)."""
+        self.state = state
         self._render_state()
+
+    def job_opened(self) -> None:
+        """Another job is shown: nothing is known of its runs and polls yet."""
+        self.update_state(
+            loaded=0, shown=0, has_more=False, end_reached=False, problem="", retry_in=None,
+            last_refresh_age=None, stale=False, interval=None,
+        )
 
     def _render_state(self, force: bool = False) -> None:
         self.set_text(self.render_text(self.state), force)
@@ -118,7 +162,8 @@ class StatusLine(TextLine):
             retry_in = None if state.retry_in is None else _seconds(state.retry_in)
             if retry_in is not None:
                 problem += f", retrying in {round(retry_in)} s"
-            parts.append(Text(problem, error if state.problem_kind == "error" else warning))
+            style = error if state.problem_kind is ProblemKind.ERROR else warning
+            parts.append(Text(problem, style))
         age = None if state.last_refresh_age is None else _seconds(state.last_refresh_age)
         if age is not None and state.stale:
             # Said even while a poll is in flight (a hung request is what makes data stale),
@@ -132,9 +177,9 @@ class StatusLine(TextLine):
         interval = None if state.interval is None else _seconds(state.interval)
         if interval is not None:
             every = f"every {interval:.0f} s"
-            if state.interval_reason == "budget":
+            if state.interval_reason is PlanReason.BUDGET:
                 parts.append(Text(f"polling {every} to fit the API budget", dim))
-            elif state.interval_reason == "idle":
+            elif state.interval_reason is PlanReason.IDLE:
                 parts.append(Text(f"no active runs, polling {every}", dim))
         if state.budget is not None:
             budget = state.budget

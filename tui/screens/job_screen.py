@@ -1,0 +1,222 @@
+"""A screen that shows one job's runs as the engine watches them.
+
+`JobScreen` opens a job (the scheduler watches it; the run list shows its feed's store) and
+shows what the engine says (`EngineMessage`) on the job picker, run list and status line that
+a subclass composes, one of each: `MainScreen` lays them out and binds the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from textual import on
+from textual.screen import Screen
+
+from ..api.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from ..api.models import Job
+from ..formatting import printable
+from ..messages import EngineMessage
+from ..options import AppOptions
+from ..toast import toast
+from ..watch.events import (
+    AccessLost,
+    ActionDone,
+    CatalogFailed,
+    EngineCrashed,
+    FeedChanged,
+    JobKey,
+    JobsLoaded,
+    ProjectsLoaded,
+    RunsFailed,
+)
+from ..watch.feed import JobFeed
+from ..watch.scheduler import Scheduler
+from ..widgets.job_picker import JobPicker
+from ..widgets.run_list import RunList
+from ..widgets.status_line import StatusLine, feed_status
+from .run_actions import RunActions
+
+__all__ = ["JobScreen"]
+
+
+class JobScreen(Screen[None]):
+    """The open job (`feed`, `job`) and the engine's events, shown on this screen's widgets."""
+
+    def __init__(
+        self, scheduler: Scheduler, options: AppOptions, *, now: Callable[[], datetime]
+    ) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.options = options
+        self.now = now
+        self.feed: JobFeed | None = None
+        self.job: Job | None = None
+        self.run_actions = RunActions(self, scheduler, options)
+        # Without a job to open, the first job of the project shown is opened when it loads.
+        self._auto_open_first = not (options.project and options.job)
+
+    @property
+    def key(self) -> JobKey | None:
+        return None if self.feed is None else self.feed.key
+
+    @property
+    def run_list(self) -> RunList:
+        return self.query_one(RunList)
+
+    @property
+    def picker(self) -> JobPicker:
+        return self.query_one(JobPicker)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    # ----- the watched job ------------------------------------------------------------------
+
+    def open_job(self, project_id: str, job_id: str) -> None:
+        """Show a job's runs: its feed starts with a poll of the first page."""
+        key = JobKey(project_id, job_id)
+        if key == self.key:
+            return
+        if self.feed is not None:
+            self.scheduler.unwatch(self.feed.key)
+        self.feed = self.scheduler.watch(key)
+        self.job = self.picker.find_job(project_id, job_id)
+        self._auto_open_first = False
+        self.run_list.show_store(self.feed.store)
+        self.picker.set_current(project_id, job_id)
+        if self.has_class("-narrow") and self.picker.display:
+            # A narrow screen (MainScreen's layout) gives the runs of an open job its width.
+            self.picker.display = False
+            if self.picker.has_focus_within:
+                self.run_list.focus()
+        self.status.job_opened()
+        self._update_title()
+
+    def _update_title(self) -> None:
+        if self.key is None:
+            return
+        project = self.picker.project(self.key.project_id)
+        project_name = project.name if project else self.key.project_id
+        job_name = self.job.name if self.job else self.key.job_id
+        self.sub_title = (
+            f"{printable(self.options.host_label)} · {printable(project_name)} / "
+            f"{printable(job_name)}"
+        )
+
+    # ----- what the engine says -------------------------------------------------------------
+
+    def on_engine_message(self, message: EngineMessage) -> None:
+        event = message.event
+        if isinstance(event, FeedChanged):
+            self._feed_changed(event)
+        elif isinstance(event, RunsFailed):
+            if event.key == self.key:
+                self.run_actions.runs_failed(event)
+        elif isinstance(event, ProjectsLoaded):
+            self._projects_loaded(event)
+        elif isinstance(event, JobsLoaded):
+            self._jobs_loaded(event)
+        elif isinstance(event, CatalogFailed):
+            what = "projects" if event.what == "projects" else "jobs"
+            self.picker.show_error(event.project_id, f"Cannot load {what}: {event.error}")
+        elif isinstance(event, AccessLost):
+            if event.key is None or event.key == self.key:
+                self._access_lost(event)
+        elif isinstance(event, ActionDone):
+            self.run_actions.done(event)
+        elif isinstance(event, EngineCrashed):
+            toast(self.app, f"Unexpected error ({type(event.error).__name__}): {event.error}",
+                  title="nf-runs", severity="error")
+
+    def _feed_changed(self, event: FeedChanged) -> None:
+        if event.key != self.key:
+            return
+        run_list = self.run_list
+        state = event.state
+        with self.app.batch_update():
+            run_list.apply(event.changes)
+            run_list.set_feed_state(has_more=state.has_more, loading_more=state.loading_more,
+                                    problems=state.run_problems)
+        if event.updated_runs:
+            self._update_detail(event)
+        self._refresh_status()
+
+    def _access_lost(self, event: AccessLost) -> None:
+        error = event.error
+        if isinstance(error, (UnauthorizedError, ForbiddenError, NotFoundError)):
+            toast(self.app, str(error), title="API error", severity="error", timeout=10)
+        self._refresh_status()
+
+    def _projects_loaded(self, event: ProjectsLoaded) -> None:
+        self.picker.add_projects(event.page, event.first)
+        if event.first:
+            wanted = self.options.project or (self.key.project_id if self.key else None)
+            wanted = wanted or self.picker.first_project_id
+            if wanted is not None and self.picker.project(wanted) is not None:
+                self.picker.set_current(wanted, self.key.job_id if self.key else "")
+
+    def _jobs_loaded(self, event: JobsLoaded) -> None:
+        self.picker.add_jobs(event.project_id, event.page, event.first)
+        if self.key is not None and self.key.project_id == event.project_id:
+            job = self.picker.find_job(self.key.project_id, self.key.job_id)
+            if job is not None:
+                self.job = job
+                self._update_title()
+        elif (
+            self._auto_open_first and self.key is None and event.page.items
+            and event.project_id == (self.options.project or event.project_id)
+        ):
+            first = event.page.items[0]
+            self.open_job(first.project_id or event.project_id, first.id)
+
+    def _update_detail(self, event: FeedChanged) -> None:
+        """A run detail open on top shows what this poll saw of its run."""
+        from .detail import RunDetailScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, RunDetailScreen) and screen.key == event.key:
+                for run in event.updated_runs:
+                    if run.id == screen.run.id:
+                        screen.update_run(run)
+                        break
+
+    @on(JobPicker.ProjectOpened)
+    def _project_opened(self, message: JobPicker.ProjectOpened) -> None:
+        self.scheduler.load_jobs(message.project_id)
+
+    @on(JobPicker.MoreWanted)
+    def _more_jobs_wanted(self, message: JobPicker.MoreWanted) -> None:
+        if message.project_id is None:
+            self.scheduler.load_projects(message.cursor)
+        else:
+            self.scheduler.load_jobs(message.project_id, message.cursor)
+
+    @on(RunList.NeedMore)
+    def _need_more(self) -> None:
+        if self.key is not None:
+            self.scheduler.want_more(self.key)
+
+    # ----- the clock ------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.scheduler.notice_time()
+        self.run_list.tick()
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        feed = self.feed
+        budget = self.scheduler.budget.snapshot()
+        if feed is None:
+            self.status.update_state(budget=budget)
+            return
+        now = self.scheduler.clock.monotonic()
+        self.status.show(feed_status(self.status.state, feed.state(), budget, now=now,
+                                     stale=feed.is_stale(now)))
+
+    def poll_now(self) -> None:
+        """Poll the open job now (`r`; after a start or abort the engine does it itself)."""
+        if self.key is not None:
+            self.scheduler.poll_now(self.key)
+            self._refresh_status()
