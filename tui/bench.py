@@ -395,6 +395,9 @@ def run_harness(args: argparse.Namespace) -> int:
             before = self.run_list.loaded_count
             start, cpu_start = time.perf_counter(), time.process_time()
             super().on_engine_message(message)
+            # Textual calls each class's handler along the MRO by itself: having called the
+            # screen's own through super() (to time it), stop it from running a second time.
+            message.prevent_default()
             handled, cpu_handled = time.perf_counter(), time.process_time()
             if not appended:
                 return
@@ -739,12 +742,13 @@ def run_benchmark(settings: Settings, children: Children) -> Report:
         load_s = time.monotonic() - loading
         load_requests = sim.request_count
 
-        print(f"\n2. Appending one page of {PAGE} runs, in the app in the pty, pages loaded "
-              "through MainScreen's own path.", flush=True)
-        print("   handler = on_runs_page_loaded (RunList.append_page, status line); frame = the "
-              "next screen update\n   (layout, compositing, writing); judged: handler + frame. "
-              "painted = from the page's arrival\n   until that frame was written, including "
-              "the wait for Textual's next 60 fps frame slot.", flush=True)
+        print(f"\n2. Appending one page of {PAGE} runs, in the app in the pty, pages asked "
+              "for through the engine (Scheduler.want_more).", flush=True)
+        print("   handler = the screen's engine-message handler (store changes shown, status "
+              "line); frame = the next screen\n   update (layout, compositing, writing); "
+              "judged: handler + frame. painted = from the page's arrival\n   until that "
+              "frame was written, including the wait for Textual's next 60 fps frame slot.",
+              flush=True)
         for level in settings.levels:
             pages = [item for item in events if item["event"] == "append"
                      and item["level"] == level]
