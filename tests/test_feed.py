@@ -494,3 +494,22 @@ async def test_a_refused_older_page_does_not_hide_that_polling_stopped() -> None
         assert feed.stopped
         assert feed.state().problem_kind is ProblemKind.ERROR, feed.problem
         assert "401" in feed.problem
+
+
+async def test_an_ask_for_more_past_the_end_is_not_kept_for_later() -> None:
+    """The view may ask once more after the last page (it shows the rows before the feed's
+    state); that ask must not stay pending and load a page nobody asked for once the list
+    is rebuilt (a gap walk restarts it with older pages to load again)."""
+    async with engine() as h:
+        feed = await h.watch_loaded()
+        while feed.has_more:
+            loaded = len(feed.store)
+            h.scheduler.want_more(KEY)
+            await h.run_until(
+                lambda loaded=loaded: len(feed.store) > loaded or not feed.has_more,  # type: ignore[misc]
+                10, "the next older page")
+        mark = h.mark()
+        h.scheduler.want_more(KEY)
+        assert not feed.more_wanted
+        await h.run_for(60)
+        assert not [entry for entry in h.requests_since(mark) if entry.is_older_page]

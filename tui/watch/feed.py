@@ -234,8 +234,11 @@ class JobFeed:
             self.next_poll_at = self._clock.monotonic()
 
     def want_more(self) -> None:
-        """The view came near the end of what is loaded: load the next older page."""
-        self.more_wanted = True
+        """The view came near the end of what is loaded: load the next older page.
+
+        Past the end there is nothing to want: a late ask (the view saw the rows of the last
+        page before its state) must not stay pending for a list rebuilt later."""
+        self.more_wanted = self.has_more and not self.stopped
 
     # ----- polls -----------------------------------------------------------------------------
 
