@@ -93,12 +93,15 @@ def test_format_started_under_a_minute_is_just_now(seconds: float) -> None:
     [timedelta(0), timedelta(milliseconds=300), timedelta(seconds=-2), timedelta(minutes=-4)],
 )
 def test_format_started_skew_says_just_now(skew: timedelta) -> None:
-    # A start slightly after "now" is clock skew: "just now", never "2 seconds from now".
+    # A start slightly after "now" is clock skew: "just now", never "in 2 seconds".
     assert format_started(NOW - skew, NOW, TimeMode.RELATIVE) == "just now"
 
 
 def test_format_started_far_future_is_not_hidden() -> None:
-    assert format_started(NOW + timedelta(hours=3), NOW, TimeMode.RELATIVE) == "3 hours from now"
+    assert format_started(NOW + timedelta(hours=3), NOW, TimeMode.RELATIVE) == "in 3 hours"
+    # Found by hypothesis: "1 year, 11 months from now" did not fit the 20-cell column.
+    assert format_started(datetime(30, 1, 1), datetime(28, 2, 1), TimeMode.RELATIVE) == \
+        "in 1 year, 11 months"
 
 
 def test_format_started_utc() -> None:

@@ -156,7 +156,7 @@ def format_clock(dt: datetime | None) -> str:
 
 
 def format_relative(delta: timedelta) -> str:
-    """How long ago (`delta` > 0) or ahead a start is: "5 minutes ago", "3 hours from now".
+    """How long ago (`delta` > 0) or ahead a start is: "5 minutes ago", "in 3 hours".
 
     Relative texts move once a minute at most: under a minute is "just now", not "14 seconds
     ago", so the per-second tick repaints running durations and nothing else.
@@ -172,7 +172,8 @@ def format_relative(delta: timedelta) -> str:
     magnitude = abs(seconds)
     unit = _MINUTE if magnitude < _HOUR else _HOUR if magnitude < _DAY else _DAY
     words = _relative_words(magnitude // unit * unit)
-    return f"{words} from now" if seconds < 0 else f"{words} ago"
+    # "in ..." rather than "... from now": "in 1 year, 11 months" fits the 20-cell column.
+    return f"in {words}" if seconds < 0 else f"{words} ago"
 
 
 @functools.lru_cache(maxsize=4096)
