@@ -396,6 +396,23 @@ def test_the_size_in_the_environment_is_kept_only_without_a_terminal_size() -> N
     assert environ == {}
 
 
+def test_a_lone_esc_and_quit_are_prompt_with_the_quiet_input_thread(
+    tmp_path: Path, spawn: list[PtyApp]
+) -> None:
+    """The input thread no longer wakes ten times a second: a lone Esc (told from the start
+    of a key sequence by a timeout) still closes the help, and `q` still quits."""
+    app = _nf_runs_in_pty(spawn, ["--demo"], _env(tmp_path))
+    _wait_for(app, BOARD, "board")
+    mark = len(app.output())
+    app.write(b"?")
+    _wait_for(app, (b"nf-runs keys",), "help screen", since=mark)
+    mark = len(app.output())
+    app.write(b"\x1b")  # Esc alone: only the parser's timeout says it is not a sequence
+    _wait_for(app, BOARD, "the board again after Esc", since=mark)
+    code, _ = _quit(app)
+    assert code == 0
+
+
 def test_an_undecodable_byte_from_the_terminal_is_ignored(
     tmp_path: Path, spawn: list[PtyApp]
 ) -> None:

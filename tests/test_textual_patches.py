@@ -3,18 +3,29 @@ in fewer bytes. Both outputs are played on a small model of a terminal and compa
 
 from __future__ import annotations
 
+import random
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from textual import _compositor
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
 from textual.strip import Strip
+from textual.widgets import Footer, Header, Static
 
-import tui.app  # noqa: F401  (applies the patch, as the app does)
 from tui import textual_patches
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _patched() -> None:
+    """The fixes are installed when the app starts; these tests may run before any app."""
+    assert textual_patches.apply() is None
 
 WIDTH, HEIGHT = 24, 4
 STYLES = [
@@ -133,3 +144,71 @@ def test_a_ticking_cell_costs_a_few_bytes() -> None:
     ours = update.render_segments(console())
     assert ours.count("\x1b[0m") == 1 and ours.count("6") == 5, repr(ours)
     assert len(ours) <= 5 * 9 + 25, (len(ours), repr(ours))
+
+
+# ----- 3. partial updates render bands ---------------------------------------------------------
+
+
+class _Board(App[None]):
+    """Our layout in miniature: header, a picker beside a list and a status line, footer."""
+
+    CSS = """
+    #side { width: 30; }
+    #main { width: 1fr; }
+    #list { height: 1fr; }
+    #status { height: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield Static("\n".join(f"project {i} · job {i}" for i in range(40)), id="side")
+            with Vertical(id="main"):
+                yield Static("\n".join(f"{i:3d} ● RUNNING  run-{i:04d}  {i}m 0{i % 10}s"
+                                       for i in range(60)), id="list")
+                yield Static("120 runs · refreshed just now · API 480/500", id="status")
+        yield Footer()
+
+
+def _span_cells(update: _compositor.ChopsUpdate) -> dict[tuple[int, int], tuple[str, object]]:
+    """What an update paints: every cell of its spans, as (character, style)."""
+    cells: dict[tuple[int, int], tuple[str, object]] = {}
+    for y, x1, x2 in update.spans:
+        for end, (x, strip) in zip(update.chop_ends[y], update.chops[y].items(), strict=False):
+            if strip is None or x >= x2 or end <= x1:
+                continue
+            position = x
+            for text, style, _control in strip:
+                for char in text:
+                    if x1 <= position < x2:
+                        cells[(position, y)] = (char, style)
+                    position += 1
+    return cells
+
+
+async def test_a_partial_update_paints_what_textual_paints() -> None:
+    app = _Board()
+    rng = random.Random(5625)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        compositor = app.screen._compositor
+        width, height = app.size
+        cases: list[list[Region]] = [
+            [Region(90, 3, 3, 1), Region(90, 4, 2, 1), Region(40, 28, 5, 1)],  # ticks + status
+            [Region(0, 0, 100, 1), Region(0, 29, 100, 1)],  # header and footer
+            [Region(10, 5, 30, 20)],  # across the picker and the list
+        ]
+        for _ in range(40):
+            cases.append([
+                Region(x := rng.randrange(width), y := rng.randrange(height),
+                       rng.randint(1, width - x), rng.randint(1, min(4, height - y)))
+                for _ in range(rng.randint(1, 6))
+            ])
+        for regions in cases:
+            compositor._dirty_regions.update(regions)
+            theirs = textual_patches.ORIGINAL_RENDER_PARTIAL_UPDATE(compositor)
+            compositor._dirty_regions.update(regions)
+            ours = compositor.render_partial_update()
+            assert theirs is not None and ours is not None
+            assert ours.spans == theirs.spans
+            assert _span_cells(ours) == _span_cells(theirs), regions

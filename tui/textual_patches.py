@@ -1,14 +1,30 @@
-"""Two small fixes to Textual 8.2.8 (pinned), applied when the app starts (`NfRunsApp.run`,
+"""Four small fixes to Textual 8.2.8 (pinned), applied when the app starts (`NfRunsApp.run`,
 before the driver reads input, and `on_mount`), never at import.
 
 1. Input: the Linux driver decodes the terminal's bytes as strict UTF-8, so one stray byte
    (a Latin-1 terminal, Alt sending 8-bit meta, line noise) raised UnicodeDecodeError in its
    input thread and the app quit with a traceback. Undecodable bytes become U+FFFD instead.
 
-2. Output, below.
+2. Output, described after this list.
 
-A board left open over SSH for days sends, most of the time, only the running durations that
-tick each second: a digit or two in each of a few rows. Textual writes a partial screen update
+3. What a partial update renders. Textual renders, for a partial update, every line of every
+   widget whose clip (often the whole screen) overlaps ONE region enclosing all the changes
+   (`Compositor.render_partial_update`): five ticking durations made it render the run list,
+   the picker, the header and the footer whole (a line of the run list is cached, but each
+   still costs its styles and filters). Here each band of nearby changed lines is rendered on
+   its own, from the widgets that overlap it and only their lines inside it; the cells sent
+   are the same (a test compares them with Textual's own).
+
+4. Waking up for nothing. The Linux driver's input thread waits for the terminal with a
+   0.1 s timeout, only to look whether the app is exiting and whether a lone Esc has waited
+   long enough: ten wake-ups a second, about 0.17 % of a core on our 2-core machine, more than
+   everything else a quiet Textual app does. Here it sleeps until a byte arrives, the Esc
+   timeout is due, or the app exits (setting the driver's exit event also wakes it), and at
+   most `INPUT_IDLE_WAIT` seconds.
+
+2, the output. A board left open over SSH for days sends, most of the time, only the running
+durations that tick each second: a digit or two in each of a few rows. Textual writes a partial
+screen update
 (`ChopsUpdate.render_segments`) in a way that costs far more than those digits:
 
 - each line fragment is written from its left edge, not from the refreshed region's ("TODO:
@@ -23,7 +39,7 @@ move does not change the terminal's current style; it is reset once at the end o
 and skips the empty writes. The screen it produces is the same. Checked against the pinned
 version only: `apply()` refuses any other. It works around Textual's open "crop to x extents"
 TODO in `ChopsUpdate.render_segments` (textual issue #5625); drop it when that lands upstream.
-`NF_RUNS_TEXTUAL_PATCH=0` in the environment turns both fixes off.
+`NF_RUNS_TEXTUAL_PATCH=0` in the environment turns the fixes off.
 """
 
 from __future__ import annotations
@@ -32,18 +48,22 @@ import codecs
 import contextlib
 import functools
 import os
+import selectors
 from collections.abc import Callable
+from typing import Any
 
 import textual
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.control import Control
 from textual import _compositor
+from textual.geometry import Region
 from textual.strip import Strip
 
 PATCHED_VERSION = "8.2.8"
 SWITCH = "NF_RUNS_TEXTUAL_PATCH"
 ORIGINAL_RENDER_SEGMENTS = _compositor.ChopsUpdate.render_segments  # tests compare with it
+ORIGINAL_RENDER_PARTIAL_UPDATE = _compositor.Compositor.render_partial_update
 _RESET = "\x1b[0m"
 
 
@@ -85,6 +105,141 @@ def _render_segments(self: _compositor.ChopsUpdate, console: Console) -> str:
     return "".join(out)
 
 
+# Changed lines at most this far apart are rendered in one band: a band has a fixed cost
+# (every widget on screen is looked at), so a line or two in between costs less than that.
+BAND_GAP = 3
+
+
+def _bands(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """(y1, y2, x1, x2) boxes around the changed spans (y, x1, x2), sorted by line."""
+    bands: list[list[int]] = []
+    for y, x1, x2 in spans:  # sorted by y, as _regions_to_spans yields them
+        if bands and y - bands[-1][1] <= BAND_GAP:
+            band = bands[-1]
+            band[1] = y + 1
+            band[2] = min(band[2], x1)
+            band[3] = max(band[3], x2)
+        else:
+            bands.append([y, y + 1, x1, x2])
+    return [(y1, y2, x1, x2) for y1, y2, x1, x2 in bands]
+
+
+def _band_chops(
+    self: _compositor.Compositor, band: Region, changed: set[int],
+    chops: list[dict[int, Strip | None]],
+) -> None:
+    """Fill `chops` for the changed lines of `band`: `Compositor._render_chops`, but only
+    the widgets that overlap the band are rendered, and only their lines inside it (Textual
+    renders every line of every widget whose clip, often the whole screen, overlaps)."""
+    cuts = self.cuts
+    intersection = Region.intersection
+    for widget, (region, clip) in self.visible_widgets.items():
+        visible = intersection(region, clip)
+        lines = intersection(visible, band)
+        if not lines:
+            continue
+        # The widget's full visible width on the band's lines: its cuts stay whole.
+        lines = Region(visible.x, lines.y, visible.width, lines.height)
+        strips = widget.render_lines(
+            Region(lines.x - region.x, lines.y - region.y, lines.width, lines.height)
+        )
+        first_cut, last_cut = lines.column_span
+        for y, strip in zip(lines.line_range, strips, strict=False):
+            if y not in changed:
+                continue
+            chops_line = chops[y]
+            final_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
+            pieces = strip.divide([cut - lines.x for cut in final_cuts[1:]])
+            for cut, piece in zip(final_cuts, pieces, strict=False):
+                if chops_line.get(cut) is None:  # front to back: the first one wins
+                    chops_line[cut] = piece
+
+
+def _render_partial_update(self: _compositor.Compositor) -> _compositor.ChopsUpdate | None:
+    """`Compositor.render_partial_update`, rendering each band of changed lines apart."""
+    update_regions = self._dirty_regions.copy()
+    self._dirty_regions.clear()
+    if not update_regions:
+        return None
+    screen_region = self.size.region
+    spans = list(self._regions_to_spans(update_regions))
+    changed = {y for y, _, _ in spans}
+    chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in self.cuts]
+    for y1, y2, x1, x2 in _bands(spans):
+        band = Region(x1, y1, x2 - x1, y2 - y1).intersection(screen_region)
+        if band:
+            _band_chops(self, band, changed, chops)
+    chop_ends = [cut_set[1:] for cut_set in self.cuts]
+    return _compositor.ChopsUpdate(chops, spans, chop_ends)  # type: ignore[arg-type]
+
+
+INPUT_IDLE_WAIT = 2.0  # seconds: a last resort; exit and Esc wake the thread themselves
+
+
+def _run_input_thread(self: Any) -> None:
+    """`LinuxDriver.run_input_thread` (Textual 8.2.8), waking only when there is work."""
+    from textual._loop import loop_last
+    from textual._parser import ParseError
+    from textual._time import get_time
+    from textual._xterm_parser import XTermParser
+
+    selector = selectors.SelectSelector()
+    fileno = self.fileno
+    selector.register(fileno, selectors.EVENT_READ)
+    wake_read, wake_write = os.pipe()
+    selector.register(wake_read, selectors.EVENT_READ)
+    exit_event = self.exit_event
+    set_exit = exit_event.set
+
+    def set_and_wake() -> None:
+        set_exit()
+        with contextlib.suppress(OSError):
+            os.write(wake_write, b"x")
+
+    exit_event.set = set_and_wake
+    parser = XTermParser(self._debug)
+    feed = parser.feed
+    tick = parser.tick
+    decode = lenient_incremental_decoder("utf-8")().decode
+    read = os.read
+
+    def wait() -> float:
+        due = parser._timeout_time
+        if due is None:
+            return INPUT_IDLE_WAIT
+        return min(max(due - get_time(), 0.0), INPUT_IDLE_WAIT)
+
+    def process(events: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> None:
+        for last, (key, mask) in loop_last(events):
+            if key.fd == wake_read:
+                with contextlib.suppress(OSError):
+                    read(wake_read, 512)
+                continue
+            if mask & selectors.EVENT_READ:
+                data = decode(read(fileno, 1024 * 4), final=final and last)
+                if not data:
+                    break  # stdin piped and at its end
+                for event in feed(data):
+                    self.process_message(event)
+        for event in tick():
+            self.process_message(event)
+
+    try:
+        while not exit_event.is_set():
+            process(selector.select(wait()))
+        selector.unregister(fileno)
+        process(selector.select(0.1), final=True)
+    finally:
+        exit_event.set = set_exit  # type: ignore[method-assign]
+        selector.close()
+        for descriptor in (wake_read, wake_write):
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        with contextlib.suppress(EOFError, ParseError):
+            for _event in feed(""):
+                pass
+
+
 def lenient_incremental_decoder(encoding: str) -> Callable[[], codecs.IncrementalDecoder]:
     """`codecs.getincrementaldecoder`, but undecodable input becomes U+FFFD, never an error."""
     return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
@@ -107,13 +262,16 @@ def apply() -> str | None:
         from textual.drivers import linux_driver
 
         linux_driver.getincrementaldecoder = lenient_incremental_decoder  # type: ignore[attr-defined,assignment]
+        linux_driver.LinuxDriver.run_input_thread = _run_input_thread  # type: ignore[method-assign]
     if getattr(_compositor.ChopsUpdate, "_nf_runs_patched", False):
         return None
     _compositor.ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
+    _compositor.Compositor.render_partial_update = _render_partial_update  # type: ignore[method-assign]
     _compositor.ChopsUpdate._nf_runs_patched = True  # type: ignore[attr-defined]
     return None
 
 
 __all__ = [
-    "ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "SWITCH", "apply", "lenient_incremental_decoder",
+    "ORIGINAL_RENDER_PARTIAL_UPDATE", "ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "SWITCH",
+    "apply", "lenient_incremental_decoder",
 ]
