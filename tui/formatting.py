@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SKEW_TOLERANCE", "UNKNOWN_TIME", "TimeMode", "as_local", "as_utc", "format_attempts",
     "format_both_times", "format_clock", "format_duration", "format_local", "format_relative",
-    "format_started", "format_utc", "printable",
+    "format_started", "format_utc", "printable", "relative_text_until",
 ]
 
 # A start up to this far in the future is clock skew, not data: it reads "just now".
@@ -174,6 +174,23 @@ def format_relative(delta: timedelta) -> str:
     words = _relative_words(magnitude // unit * unit)
     # "in ..." rather than "... from now": "in 1 year, 11 months" fits the 20-cell column.
     return f"in {words}" if seconds < 0 else f"{words} ago"
+
+
+def relative_text_until(dt: datetime | None, now: datetime) -> datetime | None:
+    """Until when `format_relative` of a start at `dt` keeps the text it has at `now` (None:
+    no promise, look again next time). The text moves in whole minutes, hours or days of
+    age, so a screenful of finished runs needs looking at only when one of them rolls over."""
+    start, current = as_utc(dt) if dt is not None else None, as_utc(now)
+    if start is None or current is None:
+        return None
+    age = (current - start).total_seconds()
+    if age < 0:
+        return None  # a future start: "just now" or "in ..." (clock skew, rare)
+    unit = _MINUTE if age < _HOUR else _HOUR if age < _DAY else _DAY
+    try:
+        return start + timedelta(seconds=(age // unit + 1) * unit)
+    except OverflowError:
+        return None
 
 
 @functools.lru_cache(maxsize=4096)
