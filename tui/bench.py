@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import contextlib
+import cProfile
 import fcntl
 import gc
 import json
@@ -351,6 +352,8 @@ def run_harness(args: argparse.Namespace) -> int:
     from .watch.scheduler import Scheduler
 
     plan = HarnessPlan(args.preload, sorted(args.level), args.per_level)
+    # --profile FILE: cProfile of the event loop's thread once loaded, until the app exits.
+    profiler = cProfile.Profile() if args.profile else None
     report = open(args.report, "a", encoding="utf-8")  # noqa: SIM115 - open for the app's life
 
     def emit(**event: object) -> None:
@@ -433,6 +436,8 @@ def run_harness(args: argparse.Namespace) -> int:
                 self._bench_done = True
                 gc.callbacks.remove(on_gc)
                 emit(event="preloaded", loaded=loaded, rss_mb=rss_mb(), full_gc_ms=full_gc_ms)
+                if profiler is not None:
+                    profiler.enable()  # from here on the app idles: that is what is profiled
                 return
             key = self.feed.key
             if self._bench_level(loaded) is not None:
@@ -454,6 +459,9 @@ def run_harness(args: argparse.Namespace) -> int:
         return HarnessApp(client, options).run() or 0
     finally:
         report.close()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
 
 
 def read_report(path: Path) -> list[dict[str, Any]]:
@@ -898,6 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
     harness.add_argument("--level", type=int, action="append", default=[])
     harness.add_argument("--per-level", type=int, default=5)
     harness.add_argument("--report", required=True)
+    harness.add_argument("--profile", default=None)
     return parser
 
 
