@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
+from rich.style import Style
 from textual.cache import LRUCache
 from textual.strip import Strip
 from textual.widget import Widget
@@ -174,10 +175,24 @@ class RowPainter:
     def __init__(self, widget: Widget) -> None:
         self._widget = widget
         self.cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE_SIZE)
+        # Styles looked up once per colour scheme and focus: a lookup walks the DOM, and
+        # every running row is painted again each second.
+        self._styles: dict[tuple[str, bool], Style] = {}
 
     def clear(self) -> None:
-        """Forget every painted line (new colours, time mode, or runs)."""
+        """Forget every painted line and style (new colours, time mode, or runs)."""
         self.cache.clear()
+        self._styles.clear()
+
+    def _style(self, name: str) -> Style:
+        """The widget's style ("" ) or one of its component classes', cached."""
+        widget = self._widget
+        key = (name, widget.has_focus)
+        style = self._styles.get(key)
+        if style is None:
+            style = widget.get_component_rich_style(name) if name else widget.rich_style
+            self._styles[key] = style
+        return style
 
     def row(self, key: RowKey, now: datetime) -> Strip:
         """The row of `key`, from the cache or painted now."""
@@ -224,15 +239,14 @@ class RowPainter:
         self, run: JobRun, problem: str | None, is_cursor: bool, width: int, mode: TimeMode,
         now: datetime,
     ) -> Strip:
-        widget = self._widget
         layout = _layout(width)
         badge, badge_class = badge_text(run.status, run.raw_status)
         if is_cursor:
             # The cursor style wins over the badge colour; symbol and word still tell status.
-            base = badge_style = widget.get_component_rich_style("run-list--cursor")
+            base = badge_style = self._style("run-list--cursor")
         else:
-            base = widget.rich_style
-            badge_style = widget.get_component_rich_style(badge_class)
+            base = self._style("")
+            badge_style = self._style(badge_class)
         gap = Segment(" " * _GAP, base)
         # API text goes into Segments as is: never parsed as markup, control chars made visible.
         segments = [
