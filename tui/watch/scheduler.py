@@ -32,6 +32,7 @@ from .events import (
     JobsLoaded,
     PlanReason,
     ProjectsLoaded,
+    TaskKind,
 )
 from .feed import FATAL, JobFeed
 
@@ -48,7 +49,7 @@ SUSPEND_DRIFT = 5.0
 
 @dataclass(frozen=True, slots=True)
 class _TaskKey:
-    kind: str
+    kind: TaskKind
     target: object
 
 
