@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import enum
 import math
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from ..api.models import ConcurrencyPolicy, Job, JobDetails, JobRun
 from ..api.ratelimit import WINDOW_SECONDS, RateLimitBudget
+from .allowance import Allowance
 from .board import details_of, schedule_of
 from .clock import Clock
 from .cron import CronSchedule, default_grace
@@ -40,8 +40,6 @@ from .events import JobKey
 # while a run list is open (a feed polls its job) for that feed too.
 BOARD_FRACTION = 0.95
 BOARD_FRACTION_WITH_FEEDS = 0.75
-MAX_BURST = 20  # looks the bucket holds at most (under the budget's burst cap of 41 a minute)
-BURST_SHARE = 20  # ... and at most 1/20 of the hour's looks
 # A fire's run is looked for this long after the fire time (runs take a moment to appear),
 # then again after FIRE_RETRY doubling up to FIRE_RETRY_MAX, and once just after its grace.
 FIRE_DELAY = 2.0
@@ -73,7 +71,6 @@ RESERVE_HORIZON = 120.0
 # After a failed look: FAIL_BASE doubling up to FAIL_MAX (or what the server asked).
 FAIL_BASE = 10.0
 FAIL_MAX = 300.0
-TOKEN_SLACK = 1e-6  # a token that is due now by float rounding is there
 
 LookWhat = Literal["runs", "details"]
 
@@ -169,52 +166,6 @@ class _Plan:
         return self.details.is_cron and not self.details_known
 
 
-@dataclass
-class _Allowance:
-    """A token bucket with a hard cap per rolling hour."""
-
-    per_hour: int
-    now: float
-    tokens: float = 0.0
-    last: float = 0.0
-    spent: deque[float] = field(default_factory=deque)
-
-    def __post_init__(self) -> None:
-        self.tokens, self.last = float(self.burst), self.now
-
-    @property
-    def burst(self) -> int:
-        return max(1, min(MAX_BURST, self.per_hour // BURST_SHARE))
-
-    @property
-    def rate(self) -> float:
-        """Tokens per second: B + rate * hour <= H in any hour."""
-        return max(1, self.per_hour - self.burst) / WINDOW_SECONDS
-
-    def refill(self, now: float) -> None:
-        if now > self.last:
-            self.tokens = min(float(self.burst), self.tokens + (now - self.last) * self.rate)
-        self.last = max(self.last, now)
-        while self.spent and self.spent[0] <= now - WINDOW_SECONDS:
-            self.spent.popleft()
-
-    def ready_at(self, now: float, keep: int) -> float:
-        """The first moment a look may be spent leaving `keep` tokens (now or later)."""
-        self.refill(now)
-        need = min(1 + keep, self.burst)
-        at = now
-        if self.tokens < need - TOKEN_SLACK:
-            at = now + (need - self.tokens) / self.rate
-        if len(self.spent) >= self.per_hour:
-            at = max(at, self.spent[len(self.spent) - self.per_hour] + WINDOW_SECONDS)
-        return at
-
-    def spend(self, now: float) -> None:
-        self.refill(now)
-        self.tokens = max(0.0, self.tokens - 1)
-        self.spent.append(now)
-
-
 def _utc_of(clock: Clock) -> Callable[[], datetime]:
     return lambda: datetime.fromtimestamp(clock.wall(), tz=timezone.utc)
 
@@ -233,7 +184,7 @@ class BoardPlanner:
         self._clock = clock
         self._wall = wall or _utc_of(clock)
         self.grace = grace  # None: each schedule's default
-        self._allowance = _Allowance(max(1, per_hour), clock.monotonic())
+        self._allowance = Allowance(max(1, per_hour), clock.monotonic())
         self._plans: dict[JobKey, _Plan] = {}
         self.focused: JobKey | None = None
         self.fed: frozenset[JobKey] = frozenset()
