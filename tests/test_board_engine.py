@@ -47,7 +47,7 @@ from tui.watch.planner import (
 )
 from tui.watch.scheduler import Scheduler
 
-from .engine_harness import Engine, ScriptedTransport
+from .engine_harness import Engine, ScriptedTransport, path_is
 from .test_scheduler import most_in_any_hour
 
 UTC = timezone.utc
@@ -600,3 +600,36 @@ async def test_a_job_with_a_feed_is_refreshed_by_the_feeds_polls() -> None:
         await h.run_for(300)
         assert all("per_page=50" in entry.target for entry in h.requests_since(mark)
                    if entry.is_poll or entry.is_older_page), "no board look after it closed"
+
+
+async def test_a_job_refused_or_failing_shows_on_its_row_and_the_rest_go_on() -> None:
+    """404 on one job's runs stops looking at it (its row says so); 500s on another's are
+    tried again after a back-off; a hostile Retry-After holds that job an hour at most."""
+    gone = JobKey("storefront", "purge-cdn")
+    flaky = JobKey("storefront", "refund-batch")
+    slow = JobKey("storefront", "gdpr-erase")
+    async with board_engine() as h:
+        jobs = await h.client.list_all_jobs("storefront")
+        h.transport.fail(path_is("/v1/projects/storefront/jobs/purge-cdn/runs"), 404)
+        h.transport.fail(path_is("/v1/projects/storefront/jobs/refund-batch/runs"), 500)
+        h.transport.fail(path_is("/v1/projects/storefront/jobs/gdpr-erase/runs"), 429,
+                         retry_after=10**9)
+        board = h.scheduler.watch_board(jobs, wall=lambda: wall_of(h))
+        await h.run_for(1800)
+
+        def looks_at(key: JobKey) -> list[float]:
+            return [entry.at for entry in h.requests
+                    if entry.path == f"/v1/projects/{key.project_id}/jobs/{key.job_id}/runs"]
+
+        assert len(looks_at(gone)) == 1, "refused for good: asked once"
+        row = board.summary(gone)
+        assert row.state is BoardState.UNKNOWN, row
+        assert "404" in row.problem or "not found" in row.problem.lower(), row.problem
+        flaky_looks = looks_at(flaky)
+        # Each look is sent twice (the client retries a 500 once); the looks wait 10 s,
+        # doubling up to 5 min: 10 looks in half an hour.
+        assert 2 * 6 <= len(flaky_looks) <= 2 * 11, flaky_looks
+        assert board.summary(flaky).problem
+        assert len(looks_at(slow)) <= 2  # (the client's own retry may ask once more)
+        others = [r for r in board.summaries() if r.key not in (gone, flaky, slow)]
+        assert others and all(r.looked_at is not None and not r.problem for r in others)
