@@ -7,16 +7,19 @@ Whoever does the request tells it the outcome (`looked`, `details_read`, `look_f
 
 What comes first (`LookWhy`, in order): the focused job; a cron job just after a fire time
 until the new run is seen (and once more when its grace ends, so a missed run is flagged);
-a cron job whose schedule is not known yet; a job never looked at; a job with an active run;
-then the slow round (manual jobs every 2 to 5 min, scheduled cron jobs every 15 to 30 min,
-suspended ones every 30 to 60 min, details again every hour). A look that changes nothing
-stretches that job's round and active intervals (x1.5, up to their caps); a change resets
-them.
+a cron job whose schedule is not known yet; a job never looked at; a job with an active run
+(cron every 30 to 50 s, manual every 1 to 3 min, never before its shortest recent run could
+have ended); then the slow round (manual jobs every 2 to 5 min, 15 min once they started
+nothing for 6 h, and before the active looks once 30 s late; scheduled cron jobs every 30
+to 60 min; suspended ones every 30 to 60 min; cron details again every 2 h). A look that
+changes nothing stretches that job's round and active intervals (x1.5, up to their caps); a
+change resets them.
 
-The share is spent through a token bucket (rate (H - B)/hour, B tokens at most) with a hard
-cap of H looks in any rolling hour: at most H in any window of an hour, whatever the number
-of jobs. Tokens for the cron fires of the next RESERVE_HORIZON seconds are kept back from the
-non-urgent looks, so the fires at the top of the hour find tokens.
+The share is spent through a token bucket (`allowance.Allowance`: rate (H - B)/hour, B
+tokens at most) with a hard cap of H looks in any rolling hour: at most H in any window of
+an hour, whatever the number of jobs. Tokens for the cron fires of the next RESERVE_HORIZON
+seconds are kept back from the non-urgent looks, so the fires at the top of the hour find
+tokens.
 """
 
 from __future__ import annotations
