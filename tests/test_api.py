@@ -736,6 +736,31 @@ def test_the_burst_cap_follows_the_share() -> None:
         tiny.admit()
 
 
+def test_the_gate_says_ahead_what_it_would_admit() -> None:
+    """The scheduler asks before it starts anything: how many now, how long until one more,
+    and the refusal admit() would raise, all without counting a request."""
+    clock = [0.0]
+    budget = RateLimitBudget(share=0.5, default_limit=100, clock=lambda: clock[0])
+    assert budget.admittable() == 10 and budget.admit_wait() == 0 and budget.refusal() is None
+    for _ in range(10):
+        budget.admit()
+    assert budget.admittable() == 0
+    assert budget.admit_wait() == pytest.approx(60.0)  # the burst window
+    refusal = budget.refusal()
+    assert refusal is not None and refusal.retry_in == pytest.approx(60.0)
+    assert budget.admittable() == 0  # asking counted nothing
+    clock[0] = 60.0
+    assert budget.admittable() == 10 and budget.refusal() is None
+    for minute in range(1, 5):
+        clock[0] = minute * 60.0
+        for _ in range(10):
+            budget.admit()
+    assert budget.admittable() == 0  # 50 in the hour: the share
+    assert budget.admit_wait() == pytest.approx(3600.0 - 240.0)
+    with pytest.raises(BudgetExhaustedError):
+        budget.admit()
+
+
 async def test_retries_pass_the_gate_too() -> None:
     clock = [0.0]
     calls: list[str] = []

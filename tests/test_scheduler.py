@@ -11,8 +11,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
-
 from tui.api.errors import BudgetExhaustedError
 from tui.watch.events import FeedChanged, FeedState, JobKey, PlanReason
 from tui.watch.feed import MAX_GAP_PAGES
@@ -208,11 +206,6 @@ async def test_a_binding_budget_is_a_pace_not_a_problem() -> None:
         assert state.problem == "" and state.interval is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known: pacing (interval_for: the server's fixed window) and the client's gate (a "
-    "rolling hour) still disagree at window resets, so the gate holds back some polls the "
-    "scheduler started (nothing is sent; the feed waits as for a pace)"
-))
 async def test_the_gate_never_has_to_refuse_what_the_scheduler_starts() -> None:
     day = await binding_day()
     assert day.refused == 0

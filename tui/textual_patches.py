@@ -209,24 +209,34 @@ def _run_input_thread(self: Any) -> None:
             return INPUT_IDLE_WAIT
         return min(max(due - get_time(), 0.0), INPUT_IDLE_WAIT)
 
-    def process(events: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> None:
+    def process(events: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> bool:
+        """Handle what the selector saw; False at the end of input."""
         for last, (key, mask) in loop_last(events):
             if key.fd == wake_read:
                 with contextlib.suppress(OSError):
                     read(wake_read, 512)
                 continue
             if mask & selectors.EVENT_READ:
-                data = decode(read(fileno, 1024 * 4), final=final and last)
-                if not data:
-                    break  # stdin piped and at its end
-                for event in feed(data):
+                try:
+                    raw = read(fileno, 1024 * 4)
+                except OSError:  # EIO: the terminal hung up
+                    raw = b""
+                if not raw:
+                    # End of input (the terminal is gone, or stdin was piped): no more will
+                    # ever come, and a descriptor at its end is always "ready". Textual's
+                    # loop read it again and again, a core at 100 % until something set the
+                    # exit event; this thread ends instead (the app's exit joins it at once).
+                    return False
+                for event in feed(decode(raw, final=final and last)):
                     self.process_message(event)
         for event in tick():
             self.process_message(event)
+        return True
 
     try:
         while not exit_event.is_set():
-            process(selector.select(wait()))
+            if not process(selector.select(wait())):
+                return
         selector.unregister(fileno)
         process(selector.select(0.1), final=True)
     finally:

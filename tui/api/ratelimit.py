@@ -145,34 +145,64 @@ class RateLimitBudget:
         """Requests this process may send in any rolling BURST_WINDOW seconds."""
         return max(MIN_BURST, self.share_limit() // BURSTS_PER_HOUR)
 
-    def admit(self) -> None:
-        """Count one request about to be sent, or raise BudgetExhaustedError (nothing sent)
-        when the hour's share or the burst cap is spent, with the seconds until it is not."""
-        now = self._clock()
+    def _sent_in_hour(self, now: float) -> deque[float]:
         spent = self._spent
         while spent and spent[0] <= now - WINDOW_SECONDS:
             spent.popleft()
+        return spent
+
+    def admittable(self) -> int:
+        """How many requests the gate would admit now, one after another."""
+        now = self._clock()
+        spent = self._sent_in_hour(now)
+        in_burst = sum(1 for sent in spent if sent > now - BURST_WINDOW)
+        return max(0, min(self.share_limit() - len(spent), self.burst_limit() - in_burst))
+
+    def admit_wait(self) -> float:
+        """Seconds until the gate admits one more request (0: it would now)."""
+        now = self._clock()
+        spent = self._sent_in_hour(now)
+        share, burst = self.share_limit(), self.burst_limit()
+        wait = 0.0
+        if len(spent) >= share:
+            wait = spent[len(spent) - share] + WINDOW_SECONDS - now
+        recent = [sent for sent in spent if sent > now - BURST_WINDOW]
+        if len(recent) >= burst:
+            wait = max(wait, recent[len(recent) - burst] + BURST_WINDOW - now)
+        return max(wait, 0.0)
+
+    def refusal(self) -> BudgetExhaustedError | None:
+        """What `admit` would raise now (None: it would admit), without counting anything."""
+        now = self._clock()
+        spent = self._sent_in_hour(now)
         share, burst = self.share_limit(), self.burst_limit()
         if len(spent) >= share:
             # The request `share` back from the newest has to leave the hour first.
             retry_in = spent[len(spent) - share] + WINDOW_SECONDS - now
-            raise BudgetExhaustedError(
+            return BudgetExhaustedError(
                 f"Holding back: nf-runs sent its share of the API quota ({share} of "
                 f"{self.snapshot().limit} requests in the last hour); next request in "
                 f"{_span(retry_in)}.",
                 max(retry_in, 0.0),
             )
-        in_burst = sum(1 for sent in spent if sent > now - BURST_WINDOW)
-        if in_burst >= burst:
-            recent = [sent for sent in spent if sent > now - BURST_WINDOW]
+        recent = [sent for sent in spent if sent > now - BURST_WINDOW]
+        if len(recent) >= burst:
             retry_in = recent[len(recent) - burst] + BURST_WINDOW - now
-            raise BudgetExhaustedError(
-                f"Holding back: {in_burst} requests in the last {BURST_WINDOW:.0f} s is "
+            return BudgetExhaustedError(
+                f"Holding back: {len(recent)} requests in the last {BURST_WINDOW:.0f} s is "
                 f"nf-runs's burst cap (its share is {share}/h); next request in "
                 f"{_span(retry_in)}.",
                 max(retry_in, 0.0),
             )
-        spent.append(now)
+        return None
+
+    def admit(self) -> None:
+        """Count one request about to be sent, or raise BudgetExhaustedError (nothing sent)
+        when the hour's share or the burst cap is spent, with the seconds until it is not."""
+        refusal = self.refusal()
+        if refusal is not None:
+            raise refusal
+        self._spent.append(self._clock())
 
 
 def _span(seconds: float) -> str:

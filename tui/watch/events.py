@@ -136,11 +136,14 @@ class ActionDone:
     error: NorthflankError | None = None
 
 
+TaskKind = Literal["poll", "more", "projects", "jobs", "start", "abort"]
+
+
 @dataclass(frozen=True, slots=True)
 class EngineCrashed:
     """A task died of something unexpected (a bug, not an API error); the engine goes on."""
 
-    what: str
+    what: TaskKind
     error: BaseException
 
 

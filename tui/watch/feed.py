@@ -148,6 +148,8 @@ class JobFeed:
         self.more_held_until = 0.0
         self.polling_since: float | None = None
         self.poll_again = False
+        # Requests the next poll needs at once: 1, or more after a gap walk was cut short.
+        self.requests_wanted = 1
         self.next_poll_at: float | None = clock.monotonic()  # the first poll: now
         self.last_good: float | None = None
         self.good_interval = refresh
@@ -266,6 +268,14 @@ class JobFeed:
                 for _ in range(MAX_GAP_PAGES):
                     if not has_more or not cursor:
                         break
+                    # A walk cut short would leave a hole: when the gate would refuse the
+                    # next page, the whole poll waits for the budget (nothing is sent), as if
+                    # refused, and walks again later. Its pages come out of the extra ones.
+                    refusal = client.budget.refusal()
+                    if refusal is not None:
+                        self.requests_wanted = 1 + MAX_GAP_PAGES
+                        raise refusal
+                    max_extra = max(0, max_extra - 1)
                     more = await client.get_job_runs(
                         key.project_id, key.job_id, per_page=per_page, cursor=cursor
                     )
@@ -350,6 +360,7 @@ class JobFeed:
     def _poll_succeeded(self, changes: list[StoreChange], seen: list[JobRun]) -> list[Event]:
         now = self._clock.monotonic()
         self.polling_since = None
+        self.requests_wanted = 1
         self.last_good = now
         self.policy.failures = 0
         self.problem, self.problem_kind = "", ProblemKind.NONE
@@ -362,6 +373,12 @@ class JobFeed:
         if failed:
             events.append(RunsFailed(self.key, tuple(failed)))
         return events
+
+    def hold_for_budget(self, delay: float) -> None:
+        """The client's gate would refuse a request now: poll again in `delay` s, as paced
+        by the budget (nothing was asked, nothing failed)."""
+        self.next_poll_at = self._clock.monotonic() + delay
+        self.interval_reason = PlanReason.BUDGET
 
     def plan_next(self, delay: float, reason: PlanReason) -> None:
         """The scheduler's answer after a good poll: when the next one is."""

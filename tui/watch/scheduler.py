@@ -35,6 +35,7 @@ from .events import (
     JobsLoaded,
     PlanReason,
     ProjectsLoaded,
+    TaskKind,
 )
 from .feed import FATAL, PERMANENT, JobFeed
 from .planner import BoardPlanner, Look, board_per_hour
@@ -42,6 +43,8 @@ from .planner import BoardPlanner, Look, board_per_hour
 Subscriber = Callable[[Event], None]
 # Requests in flight at once: a slow poll never blocks the page the user asked for.
 MAX_IN_FLIGHT = 3
+# A poll held back for the budget waits at least this long (s), so holding never spins.
+MIN_HOLD = 1.0
 # The app's clock tick; a gap much longer than it, or wall and monotonic time drifting apart,
 # means the process was stopped or the machine slept: every feed polls once now.
 TICK = 1.0
@@ -50,7 +53,7 @@ SUSPEND_DRIFT = 5.0
 
 @dataclass(frozen=True, slots=True)
 class _TaskKey:
-    kind: str
+    kind: TaskKind
     target: object
 
 
@@ -76,6 +79,7 @@ class Scheduler:
         self.feeds: dict[JobKey, JobFeed] = {}
         self._subscribers: list[Subscriber] = []
         self._tasks: dict[_TaskKey, asyncio.Task[None]] = {}
+        self._reserved: dict[_TaskKey, int] = {}  # requests a poll in flight may still send
         self._queued: list[tuple[_TaskKey, Callable[[], Awaitable[list[Event]]]]] = []
         self._wake: asyncio.Event | None = None
         self._last_mono = self.clock.monotonic()
@@ -301,19 +305,37 @@ class Scheduler:
             key, call = self._queued.pop(0)
             self._launch(key, call, None)
         # The feed the user looks at was watched last: serve the newest first.
+        waiting = 0
         for feed in reversed(list(self.feeds.values())):
             if len(self._tasks) >= MAX_IN_FLIGHT:
                 break
-            if feed.more_due(now):
+            # The client's gate (a rolling hour and a burst cap) has the last word on what
+            # may be sent: what it would refuse is not started but waits, as for a pace.
+            budget = self.budget
+            if feed.more_due(now) and budget.admittable() < 1:
+                feed.more_held_until = now + budget.admit_wait()
+            elif feed.more_due(now):
                 cursor = feed.begin_more()
                 self._launch(_TaskKey("more", feed.key),
                              partial(feed.load_more, self.client, cursor), feed)
                 self._emit([FeedChanged(feed.key, feed.state())])  # "loading more…"
             if len(self._tasks) < MAX_IN_FLIGHT and feed.poll_due(now):
+                # What the polls in flight may still spend is theirs, and a feed served
+                # before this one that is waiting for several requests at once (a gap walk)
+                # keeps them: the others must not eat its slots one by one.
+                free = budget.admittable() - sum(self._reserved.values()) - waiting
+                # Never more at once than the gate can ever admit, or it would wait forever.
+                wanted = min(feed.requests_wanted, budget.share_limit(), budget.burst_limit())
+                if free < wanted:
+                    feed.hold_for_budget(max(budget.admit_wait(), MIN_HOLD))
+                    if wanted > 1:
+                        waiting += wanted
+                    continue
                 feed.begin_poll()
-                extra = max(0, self.budget.available() - 1)
-                self._launch(_TaskKey("poll", feed.key),
-                             partial(feed.poll, self.client, extra), feed)
+                extra = max(0, min(budget.available(), free) - 1)
+                key = _TaskKey("poll", feed.key)
+                self._reserved[key] = extra + 1
+                self._launch(key, partial(feed.poll, self.client, extra), feed)
         dues = [due for feed in self.feeds.values() if (due := feed.next_due()) is not None]
         self._start_board(now, dues)
         if self._queued:
@@ -334,6 +356,7 @@ class Scheduler:
                 events = [EngineCrashed(key.kind, error)]
             finally:
                 self._tasks.pop(key, None)
+                self._reserved.pop(key, None)
                 self.wake()
             if feed is not None and key.kind == "poll" and self.feeds.get(feed.key) is feed:
                 self._plan(feed, events)

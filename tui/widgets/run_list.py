@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.api.models import JobRun, RunStatus
-from tui.formatting import TimeMode, relative_text_until
+from tui.formatting import TimeMode
 from tui.watch.store import Rows, RunStore, StoreChange
 from tui.widgets.older_runs import OlderRuns
 from tui.widgets.run_cursor import RunCursor
@@ -32,9 +32,6 @@ from tui.widgets.run_rows import RowKey, RowPainter, row_key
 from tui.widgets.status_badge import BADGE_CLASSES
 
 __all__ = ["RunList", "RunListMessage"]
-
-# Runs whose "ago" text the tick remembers; past this the memory starts again.
-MAX_TEXT_UNTIL = 5000
 
 
 @dataclass(eq=False)
@@ -96,7 +93,6 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self._problems: Mapping[str, str] = {}
         self.painter = RowPainter(self)
         self._last_tick_now: datetime | None = None
-        self._text_until: dict[str, datetime | None] = {}  # run id -> its "ago" text holds
 
     # ----------------------------------------------------------------- public state
 
@@ -275,19 +271,11 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         painter = self.painter
         first = self.scroll_offset.y
         regions: list[Region] = []
-        is_active, text_until = self.store.is_active, self._text_until
-        if len(text_until) > MAX_TEXT_UNTIL:
-            text_until.clear()
+        is_active, ago_stale = self.store.is_active, painter.ago_stale
         for index in range(first, min(len(view), first + self._rows_visible())):
             run = view[index]
-            if not is_active(run.id):
-                if not relative:
-                    continue
-                # A finished run changes only its "ago" text, once a minute at most.
-                until = text_until.get(run.id)
-                if until is not None and now < until:
-                    continue
-                text_until[run.id] = relative_text_until(run.started_at, now)
+            if not is_active(run.id) and not (relative and ago_stale(run, now)):
+                continue
             # The cache key holds the time texts: a miss means what is painted is stale.
             key = self._row_key(run, index, width, now)
             if key in painter.cache:

@@ -26,6 +26,7 @@ from tui.formatting import (
     format_duration,
     format_started,
     printable,
+    relative_text_until,
 )
 from tui.widgets.status_badge import BADGE_WIDTH, badge_text
 from tui.widgets.text_line import changed_span
@@ -169,6 +170,10 @@ def row_key(
     )
 
 
+# Runs whose "ago" text the tick remembers; past this the memory starts again.
+MAX_AGO_REMEMBERED = 5000
+
+
 class RowPainter:
     """Paints a run list's lines with `widget`'s styles; run rows and the header are cached."""
 
@@ -179,10 +184,24 @@ class RowPainter:
         # every running row is painted again each second.
         self._styles: dict[tuple[str, bool], Style] = {}
 
+        self._ago_until: dict[str, datetime | None] = {}  # run id -> its "ago" text holds
+
     def clear(self) -> None:
         """Forget every painted line and style (new colours, time mode, or runs)."""
         self.cache.clear()
         self._styles.clear()
+
+    def ago_stale(self, run: JobRun, now: datetime) -> bool:
+        """Whether a finished run's "ago" text may have changed since the tick last looked:
+        it moves once a minute at most, so most rows need no look at all."""
+        ago_until = self._ago_until
+        until = ago_until.get(run.id)
+        if until is not None and now < until:
+            return False
+        if len(ago_until) >= MAX_AGO_REMEMBERED:
+            ago_until.clear()
+        ago_until[run.id] = relative_text_until(run.started_at, now)
+        return True
 
     def _style(self, name: str) -> Style:
         """The widget's style ("" ) or one of its component classes', cached."""
