@@ -136,7 +136,7 @@ class ActionDone:
     error: NorthflankError | None = None
 
 
-TaskKind = Literal["poll", "more", "projects", "jobs", "start", "abort"]
+TaskKind = Literal["poll", "more", "projects", "jobs", "start", "abort", "board"]
 
 
 @dataclass(frozen=True, slots=True)
