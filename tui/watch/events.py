@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..api.errors import NorthflankError
 from ..api.models import Job, JobRun, Page, Project
 from .store import StoreChange
+
+if TYPE_CHECKING:  # board.py imports JobKey from here
+    from .board import JobSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,7 @@ class ActionDone:
     error: NorthflankError | None = None
 
 
-TaskKind = Literal["poll", "more", "projects", "jobs", "start", "abort"]
+TaskKind = Literal["poll", "more", "projects", "jobs", "start", "abort", "board"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,18 @@ class EngineCrashed:
     error: BaseException
 
 
+@dataclass(frozen=True, slots=True)
+class BoardChanged:
+    """The board after a look: every row (in the order the jobs were added), the jobs the
+    look was about, and what the board spent in the last rolling hour of its share."""
+
+    summaries: tuple[JobSummary, ...]
+    changed: tuple[JobKey, ...]
+    spent_last_hour: int
+    per_hour: int
+
+
 Event = (
     FeedChanged | RunsFailed | AccessLost | ProjectsLoaded | JobsLoaded | CatalogFailed
-    | ActionDone | EngineCrashed
+    | ActionDone | EngineCrashed | BoardChanged
 )

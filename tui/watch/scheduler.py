@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
 from ..api.client import NorthflankClient
-from ..api.errors import NorthflankError
+from ..api.errors import NorthflankError, UnauthorizedError
+from ..api.models import Job, JobDetails
 from ..api.ratelimit import RateLimitBudget
 from ..options import DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, IDLE_INTERVAL
+from .board_watch import BOARD_PAGE, BoardWatch
 from .clock import Clock, SystemClock
 from .events import (
     AccessLost,
@@ -34,7 +37,8 @@ from .events import (
     ProjectsLoaded,
     TaskKind,
 )
-from .feed import FATAL, JobFeed
+from .feed import FATAL, PERMANENT, JobFeed
+from .planner import BoardPlanner, Look, board_per_hour
 
 Subscriber = Callable[[Event], None]
 # Requests in flight at once: a slow poll never blocks the page the user asked for.
@@ -81,6 +85,7 @@ class Scheduler:
         self._last_mono = self.clock.monotonic()
         self._last_wall = self.clock.wall()
         self._closed = False
+        self.board: BoardWatch | None = None
 
     @property
     def budget(self) -> RateLimitBudget:
@@ -141,6 +146,80 @@ class Scheduler:
         if feed is not None:
             feed.want_more()
             self.wake()
+
+    # ----- the board -------------------------------------------------------------------------
+
+    def watch_board(
+        self, jobs: Iterable[Job | JobDetails], *, grace: timedelta | None = None,
+        wall: Callable[[], datetime] | None = None,
+    ) -> BoardWatch:
+        """Put jobs on the board (created on the first call): the planner looks at them within
+        the board's share of the budget, and each look is told as a `BoardChanged`. `wall` is
+        the server's time (default: the client's skew-corrected clock); `grace` None is each
+        schedule's default."""
+        board = self.board
+        if board is None:
+            moment = wall or self.client.server_now
+            planner = BoardPlanner(board_per_hour(self.budget), clock=self.clock, wall=moment,
+                                   grace=grace)
+            board = self.board = BoardWatch(planner, wall=moment, grace=grace)
+        for job in jobs:
+            board.add(job)
+        self.wake()
+        return board
+
+    def unwatch_board(self) -> None:
+        """Close the board: its looks in flight are cancelled."""
+        self.board = None
+        for task_key in [k for k in self._tasks if k.kind == "board"]:
+            self._tasks.pop(task_key).cancel()
+
+    def focus_board(self, key: JobKey | None) -> None:
+        """The board looks at this job first (the one the user has open)."""
+        if self.board is not None:
+            self.board.planner.focus(key)
+            self.wake()
+
+    async def _board_look(self, board: BoardWatch, look: Look) -> list[Event]:
+        key, planner = look.key, board.planner
+        events: list[Event] = []
+        try:
+            if look.what == "details":
+                details = await self.client.get_job(key.project_id, key.job_id)
+                if not board.apply_details(key, details):
+                    planner.look_failed(key, "details")
+            else:
+                page = await self.client.get_job_runs(key.project_id, key.job_id,
+                                                      per_page=BOARD_PAGE)
+                board.apply_runs(key, page.items)
+        except NorthflankError as error:
+            board.failed(key, look.what, error, permanent=isinstance(error, PERMANENT))
+            if isinstance(error, UnauthorizedError):
+                events.append(AccessLost(None, error))  # the token: every look would fail
+        except BaseException:
+            planner.cancelled(key)  # a bug or a cancel: never leave the job "in flight"
+            raise
+        if self.board is not board:
+            return []  # closed meanwhile
+        return [board.changed((key,)), *events]
+
+    def _start_board(self, now: float, dues: list[float]) -> None:
+        board = self.board
+        if board is None:
+            return
+        planner = board.planner
+        fed = [key for key, feed in self.feeds.items() if not feed.stopped]
+        planner.set_per_hour(board_per_hour(self.budget, len(fed)))
+        planner.set_fed(fed)
+        while len(self._tasks) < MAX_IN_FLIGHT:
+            look = planner.next_look()
+            if look is None:
+                break
+            self._launch(_TaskKey("board", (look.key, look.what)),
+                         partial(self._board_look, board, look), None)
+        due = planner.next_due()
+        if due is not None:
+            dues.append(max(due, now))
 
     # ----- one-shot calls --------------------------------------------------------------------
 
@@ -258,6 +337,7 @@ class Scheduler:
                 self._reserved[key] = extra + 1
                 self._launch(key, partial(feed.poll, self.client, extra), feed)
         dues = [due for feed in self.feeds.values() if (due := feed.next_due()) is not None]
+        self._start_board(now, dues)
         if self._queued:
             dues.append(now)
         return None if not dues else max(0.0, min(dues) - now)
@@ -297,6 +377,11 @@ class Scheduler:
         else:
             reason = PlanReason.NONE if active else PlanReason.IDLE
         feed.plan_next(delay, reason)
+        board = self.board
+        if board is not None and feed.key in board:
+            # The run list's poll is a look for the board too: it need not ask again.
+            board.apply_runs(feed.key, feed.store.runs)
+            events.append(board.changed((feed.key,)))
         for index, event in enumerate(events):
             if isinstance(event, FeedChanged) and event.key == feed.key:
                 events[index] = FeedChanged(feed.key, feed.state(), event.changes,
