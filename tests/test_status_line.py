@@ -76,3 +76,16 @@ async def test_a_style_change_alone_repaints(monkeypatch: pytest.MonkeyPatch) ->
         calls = spy_refresh(status, monkeypatch)
         status.update_state(problem_kind=ProblemKind.ERROR)  # same words, another colour
         assert len(calls) == 1
+
+
+async def test_one_run_and_a_quota_no_answer_has_told() -> None:
+    async with StatusApp().run_test(size=(80, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        # Before any answer the budget knows only its default: it is not shown as a fact.
+        status.update_state(loaded=1, shown=1, end_reached=True,
+                            budget=replace(BUDGET, observed=False))
+        await pilot.pause()
+        assert painted(pilot.app) == "1 run · all · API quota unknown"
+        status.update_state(budget=BUDGET)
+        await pilot.pause()
+        assert painted(pilot.app) == "1 run · all · API 612/1000, resets 23m"

@@ -35,31 +35,37 @@ def scene_app(sim: Simulator, project: str = "payments", job: str = "settle-ledg
 
 
 async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
-    """Wait until every request in flight has been answered and painted (the engine's, and
-    the workers of screens, such as the detail's logs), three times over."""
+    """Wait until the app is quiet: nothing in flight (the engine's requests, the workers of
+    screens such as the detail's logs), no older page wanted (the run list asks for one by
+    itself when the screen is taller than what is loaded), and no request sent, for three
+    rounds of the event loop in a row."""
+    from .screens.main import MainScreen
+
     app = pilot.app
     assert isinstance(app, NfRunsApp)
     deadline = time.monotonic() + timeout
 
-    def jobs_listed() -> bool:
-        # The picker asks for the open project's jobs once the projects are in.
-        from .screens.main import MainScreen
-
+    def quiet() -> bool:
         main = app.screen_stack[0] if app.screen_stack else None
+        if app.scheduler is None or app.scheduler.busy:
+            return False
+        if any(worker.is_running for worker in app.workers if worker.group != "engine"):
+            return False
         if not isinstance(main, MainScreen) or main.key is None:
             return True
-        return main.picker.find_job(main.key.project_id, main.key.job_id) is not None
+        feed = main.feed
+        # The picker asks for the open project's jobs once the projects are in.
+        listed = main.picker.find_job(main.key.project_id, main.key.job_id) is not None
+        wanted = feed is not None and (feed.more_wanted or feed.more_in_flight is not None)
+        return listed and not wanted
 
-    for _ in range(3):
-        while time.monotonic() < deadline:
-            screens_busy = any(
-                worker.is_running for worker in app.workers if worker.group != "engine"
-            )
-            engine_busy = app.scheduler is not None and app.scheduler.busy
-            if not screens_busy and not engine_busy and jobs_listed():
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.1)
+    calm, sent = 0, -1
+    while calm < 3 and time.monotonic() < deadline:
+        await pilot.pause()
+        await pilot.pause(0.05)  # the engine's task runs on the same loop: give it a turn
+        now_sent = app.scheduler.budget.spent_in_window() if app.scheduler else 0
+        calm = calm + 1 if quiet() and now_sent == sent else 0
+        sent = now_sent
 
 
 async def open_detail(pilot: Pilot[int]) -> None:

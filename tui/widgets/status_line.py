@@ -152,9 +152,10 @@ class StatusLine(TextLine):
         dim = self.get_component_rich_style("status-line--dim", partial=True)
         parts: list[Text] = []
         if state.loaded or state.end_reached:
-            runs = f"{state.loaded:,} runs"
+            noun = "run" if state.loaded == 1 else "runs"
+            runs = f"{state.loaded:,} {noun}"
             if state.shown != state.loaded:
-                runs = f"{state.shown:,}/{state.loaded:,} runs"
+                runs = f"{state.shown:,}/{state.loaded:,} {noun}"
             runs += " · more" if state.has_more else (" · all" if state.end_reached else "")
             parts.append(Text(runs))
         if state.problem:
@@ -181,12 +182,15 @@ class StatusLine(TextLine):
                 parts.append(Text(f"polling {every} to fit the API budget", dim))
             elif state.interval_reason is PlanReason.IDLE:
                 parts.append(Text(f"no active runs, polling {every}", dim))
-        if state.budget is not None:
+        if state.budget is not None and state.budget.observed:
             budget = state.budget
             parts.append(Text(
                 f"API {budget.remaining}/{budget.limit}, resets {compact_span(budget.reset_in)}",
                 dim,
             ))
+        elif state.budget is not None:
+            # No answer has said what the quota is yet: nothing made up.
+            parts.append(Text("API quota unknown", dim))
         if state.filter_text:
             parts.append(Text(f"filter: {printable(state.filter_text)}", dim))
         return Text(" · ").join(parts) if parts else Text("")
