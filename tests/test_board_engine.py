@@ -413,7 +413,10 @@ def test_manual_jobs_are_looked_at_on_the_slow_round() -> None:
         # (Their newest runs at the start are at most an hour old; one has none: quiet.)
         early = [b - a for a, b in itertools.pairwise(times) if b < MANUAL_QUIET - 3600]
         if key.job_id != "rebuild-index":
-            assert max(early) <= high + 120, (key, max(early))
+            # (A late round goes before the active looks but after the fires: at the top of
+            # the hour the tokens kept for the coming fires, 20 at 7.9 s each, hold it up to
+            # about 160 s. Their p95, the figure a user feels, is asserted below.)
+            assert max(early) <= high + 180, (key, max(early))
         # ... and once it has started nothing for MANUAL_QUIET, every 15 min.
         assert max(gaps) <= MANUAL_QUIET_ROUND + 120, (key, max(gaps))
         assert gaps[-1] >= MANUAL_QUIET_ROUND - 1, (key, gaps[-5:])

@@ -10,6 +10,9 @@ from ..api.ratelimit import WINDOW_SECONDS
 MAX_BURST = 20  # looks the bucket holds at most (under the budget's burst cap of 41 a minute)
 BURST_SHARE = 20  # ... and at most 1/20 of the hour's looks
 TOKEN_SLACK = 1e-6  # a token that is due now by float rounding is there
+# A look leaves the hour this long after its hour is over: float rounding must never let a
+# moment count as out of the window where a plain `t <= now - 3600` keeps it in.
+WINDOW_SLACK = 1e-6
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Allowance:
         if now > self.last:
             self.tokens = min(float(self.burst), self.tokens + (now - self.last) * self.rate)
         self.last = max(self.last, now)
-        while self.spent and self.spent[0] <= now - WINDOW_SECONDS:
+        while self.spent and self.spent[0] <= now - WINDOW_SECONDS - WINDOW_SLACK:
             self.spent.popleft()
 
     def ready_at(self, now: float, keep: int) -> float:
@@ -50,8 +53,24 @@ class Allowance:
         if self.tokens < need - TOKEN_SLACK:
             at = now + (need - self.tokens) / self.rate
         if len(self.spent) >= self.per_hour:
-            at = max(at, self.spent[len(self.spent) - self.per_hour] + WINDOW_SECONDS)
+            at = max(at, self.spent[len(self.spent) - self.per_hour] + WINDOW_SECONDS
+                     + 2 * WINDOW_SLACK)
         return at
+
+    def spent_within(self, now: float, seconds: float) -> int:
+        """Looks spent in the last `seconds` (up to an hour)."""
+        self.refill(now)
+        count = 0
+        for moment in reversed(self.spent):
+            if moment <= now - seconds:
+                break
+            count += 1
+        return count
+
+    def capped(self, now: float) -> bool:
+        """The hour's hard cap is reached: nothing may be spent now."""
+        self.refill(now)
+        return len(self.spent) >= self.per_hour
 
     def spend(self, now: float) -> None:
         self.refill(now)

@@ -8,10 +8,13 @@ Whoever does the request tells it the outcome (`looked`, `details_read`, `look_f
 What comes first (`LookWhy`, in order): the focused job; a cron job just after a fire time
 until the new run is seen (and once more when its grace ends, so a missed run is flagged);
 a cron job whose schedule is not known yet; a job never looked at; a job with an active run
-(cron every 30 to 50 s, manual every 1 to 3 min, never before its shortest recent run could
-have ended); then the slow round (manual jobs every 2 to 5 min, 15 min once they started
-nothing for 6 h, and before the active looks once 30 s late; scheduled cron jobs every 30
-to 60 min; suspended ones every 30 to 60 min; cron details again every 2 h). A look that
+(cron every 45 to 50 s, manual every 1 to 3 min, never before its shortest recent run could
+have ended); then the slow round (manual jobs every 255 to 285 s, 30 min once they started
+nothing for 6 h, and before the active looks once 75 s late; scheduled cron jobs every 2 to 3
+h, as a cron job is rarely started by hand; suspended ones every 2 to 4 h; cron details again
+every 2 h). The numbers are tuned on the benchmark's day of 40 jobs at the default share
+(`python -m tui.bench board`): a manual round under 5 min and a cron run's end seen within a
+minute, both at p95, with the share binding in the busy hours. A look that
 changes nothing stretches that job's round and active intervals (x1.5, up to their caps); a
 change resets them.
 
@@ -33,7 +36,7 @@ from typing import Literal
 
 from ..api.models import ConcurrencyPolicy, Job, JobDetails, JobRun
 from ..api.ratelimit import WINDOW_SECONDS, RateLimitBudget
-from .allowance import Allowance
+from .allowance import WINDOW_SLACK, Allowance
 from .board import details_of, schedule_of
 from .clock import Clock
 from .cron import CronSchedule, default_grace
@@ -52,20 +55,20 @@ FIRE_RETRY_MAX = 60.0
 # the shortest of its recent runs could have ended; no separate look when a fire look comes
 # within ACTIVE_MERGE s anyway. A cron run's end is awaited closely (its next fire depends
 # on it), a manual run's end less so: its start is what nobody could foresee.
-CRON_ACTIVE = (30.0, 50.0)
+CRON_ACTIVE = (45.0, 50.0)
 MANUAL_ACTIVE = (60.0, 180.0)
 ACTIVE_MERGE = 60.0
 MIN_DURATIONS = 3  # recent concluded runs needed to trust their shortest duration
 # The slow round: (first, most) seconds between looks at a job that changes nothing; a
 # manual job that started nothing for MANUAL_QUIET s stretches to MANUAL_QUIET_ROUND.
-MANUAL_ROUND = (120.0, 300.0)
+MANUAL_ROUND = (255.0, 285.0)
 MANUAL_QUIET = 6 * 3600.0
-MANUAL_QUIET_ROUND = 900.0
+MANUAL_QUIET_ROUND = 1800.0
 # A manual job's round this late goes before the active runs' looks: its next start is
 # what no schedule foresees, so the round must not starve when the share binds.
-MANUAL_LATE = 30.0
-CRON_ROUND = (1800.0, 3600.0)
-SUSPENDED_ROUND = (1800.0, 3600.0)
+MANUAL_LATE = 75.0
+CRON_ROUND = (7200.0, 10800.0)
+SUSPENDED_ROUND = (7200.0, 14400.0)
 BACKOFF = 1.5
 DETAILS_TTL = 7200.0  # a cron job's schedule and suspension are read again after this
 FOCUS_ACTIVE = 5.0  # the focused job: as often as the run list polls it
@@ -83,8 +86,8 @@ class LookWhy(str, enum.Enum):
 
     FOCUSED = "focused"
     FIRE = "fire"
-    DETAILS = "details"
     FIRST = "first"
+    DETAILS = "details"
     ACTIVE = "active"
     ROUND = "round"
 
@@ -92,6 +95,11 @@ class LookWhy(str, enum.Enum):
 _PRIORITY = {why: rank for rank, why in enumerate(LookWhy)}
 # These may spend the tokens kept back for the coming fires.
 _URGENT = frozenset({LookWhy.FOCUSED, LookWhy.FIRE, LookWhy.DETAILS})
+# A board just opened knows nothing: its first look at each job (and each cron job's first
+# details) may go past an empty bucket, FIRST_FILL a minute at most, within the hour's cap,
+# so that 40 jobs show their state in a minute or two rather than in ten.
+_FIRST_FILL = frozenset({LookWhy.FIRST, LookWhy.DETAILS})
+FIRST_FILL = 30
 
 
 class JobKind(str, enum.Enum):
@@ -167,6 +175,11 @@ class _Plan:
     @property
     def needs_details(self) -> bool:
         return self.details.is_cron and not self.details_known
+
+
+def _fills(why: LookWhy, plan: _Plan) -> bool:
+    """A look of the first fill: a job's first runs, or a cron job's first details."""
+    return why is LookWhy.FIRST or (why is LookWhy.DETAILS and plan.details_at is None)
 
 
 def _utc_of(clock: Clock) -> Callable[[], datetime]:
@@ -315,7 +328,9 @@ class BoardPlanner:
         urgent_ready = self._allowance.ready_at(now, 0) <= now
         rest_ready: bool | None = None
         for _, at, _, _, why, what, plan in due:
-            if why in _URGENT:
+            if _fills(why, plan) and self._may_fill(now):
+                pass  # a board just opened (see _FIRST_FILL)
+            elif why in _URGENT:
                 if not urgent_ready:
                     return None  # nothing less urgent may pass it
             else:
@@ -329,16 +344,35 @@ class BoardPlanner:
             return Look(plan.key, what, why, at)
         return None
 
+    def _may_fill(self, now: float) -> bool:
+        return self._fill_ready(now) <= now
+
+    def _fill_ready(self, now: float) -> float:
+        """When a first-fill look may go: under FIRST_FILL in the last minute, under the cap."""
+        allowance = self._allowance
+        at = now
+        if allowance.spent_within(now, 60.0) >= FIRST_FILL:
+            at = allowance.spent[len(allowance.spent) - FIRST_FILL] + 60.0
+        if allowance.capped(now):
+            at = max(at, allowance.spent[len(allowance.spent) - allowance.per_hour]
+                     + WINDOW_SECONDS + 2 * WINDOW_SLACK)
+        return at
+
     def next_due(self) -> float | None:
         """The engine-clock moment a look may next be started (None: nothing to look at)."""
         now = self._clock.monotonic()
         # Tokens only grow while nothing is spent: ready from now is ready later.
         urgent_ready = self._allowance.ready_at(now, 0)
         rest_ready = self._allowance.ready_at(now, self._reserve(now))
+        fill_ready: float | None = None
         best: float | None = None
         for plan in self._plans.values():
             for at, why, _ in self._candidates(plan):
                 ready = max(at, urgent_ready if why in _URGENT else rest_ready)
+                if _fills(why, plan):
+                    if fill_ready is None:
+                        fill_ready = self._fill_ready(now)
+                    ready = min(ready, max(at, fill_ready))
                 if best is None or ready < best:
                     best = ready
         return best
