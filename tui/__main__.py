@@ -53,6 +53,9 @@ def _number(value: str) -> float:
     return number
 
 
+MAX_GRACE_MINUTES = 24 * 60
+
+
 def _percent(value: str) -> float:
     number = _number(value)
     if not 0 < number <= 100:
@@ -64,6 +67,13 @@ def _refresh(value: str) -> float:
     number = _number(value)
     if not 1 <= number <= MAX_REFRESH:
         raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_REFRESH:.0f} seconds")
+    return number
+
+
+def _grace(value: str) -> float:
+    number = _number(value)
+    if not 1 <= number <= MAX_GRACE_MINUTES:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_GRACE_MINUTES} minutes")
     return number
 
 
@@ -132,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="never start or abort runs")
     parser.add_argument("--bell", action="store_true",
                         help="ring the terminal bell when a watched run fails")
+    parser.add_argument("--board", action="store_true",
+                        help="open the status board: every job of every project (or of "
+                             "--project) at a glance")
+    parser.add_argument("--notify", action="store_true",
+                        help="desktop notifications (OSC 9 and OSC 777) when a job on the "
+                             "board fails or misses a run")
+    parser.add_argument("--grace", type=_grace, default=None, metavar="MINUTES",
+                        help="how late a cron run may start before the board flags it MISSED "
+                             "(default: 10%% of its interval, 2 to 15 min)")
     parser.add_argument("--seed", type=_whole, default=7, help=argparse.SUPPRESS)
     parser.add_argument("--speed", type=_speed, default=1.0, help=argparse.SUPPRESS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -13,23 +14,27 @@ from pathlib import Path, PurePath
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from .api.client import NorthflankClient
 from .api.ratelimit import RateLimitBudget
+from .board_jobs import BoardCatalog, start_board
 from .commands import JobCommands
 from .config import MissingTokenError, resolve_settings
 from .crash import register_secret, terminal_restorer
 from .messages import EngineMessage
+from .notices import BoardNotices
 from .options import AppOptions
+from .screens.board import BoardScreen, JobOpened, MarkRead
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.setup import SetupScreen
 from .terminal import TerminalWatchdog, terminal_fds
 from .watch.clock import Clock, SystemClock
-from .watch.events import Event
+from .watch.events import BoardChanged, Event, JobKey
 from .watch.scheduler import Scheduler
 
 
@@ -56,6 +61,7 @@ class NfRunsApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),
     ]
+    BOARD = "board"  # the installed board screen's name
 
     def __init__(
         self,
@@ -73,6 +79,11 @@ class NfRunsApp(App[int]):
         self.setup_message = setup_message
         self._terminal_watchdog: TerminalWatchdog | None = None
         self.scheduler: Scheduler | None = None
+        self.board_catalog: BoardCatalog | None = None
+        self.notices = BoardNotices(
+            self, bell=self.options.bell, desktop=self.options.notify,
+            write=self._write_terminal, environ=os.environ, on_unread=self._show_unread,
+        )
         if client is not None:
             self.scheduler = Scheduler(
                 client, clock=clock or SystemClock(), refresh=self.options.refresh,
@@ -95,8 +106,71 @@ class NfRunsApp(App[int]):
 
     def _engine_event(self, event: Event) -> None:
         """Every screen in the stack hears the engine (the detail screen follows its run)."""
+        if isinstance(event, BoardChanged):
+            self.notices.follow(event)
+        elif self.board_catalog is not None and not self.board_catalog.done \
+                and self.board_catalog.follow(event) and self.is_screen_installed(self.BOARD):
+            board = self.get_screen(self.BOARD)
+            if isinstance(board, BoardScreen):
+                board.listed = True
         for screen in self.screen_stack:
             screen.post_message(EngineMessage(event))
+
+    # ----- the board ----------------------------------------------------------------------
+
+    def _write_terminal(self, data: str) -> None:
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(data)
+
+    def _show_unread(self, count: int) -> None:
+        """The header's unread counter (every screen shows the app's title)."""
+        self.title = f"nf-runs  \u2022 {count} new" if count else "nf-runs"
+
+    @property
+    def board_open(self) -> bool:
+        return self.scheduler is not None and self.scheduler.board is not None
+
+    def action_board(self) -> None:
+        """`b`: the board (started on first use), the cursor on the job the run list shows."""
+        scheduler = self.scheduler
+        if scheduler is None or isinstance(self.screen, BoardScreen):
+            return
+        if scheduler.board is None:
+            start_board(self, scheduler, self.options)
+        if not self.is_screen_installed(self.BOARD):
+            self.install_screen(
+                BoardScreen(scheduler, self.options, now=self.now, unread=self.notices.unread),
+                self.BOARD,
+            )
+        board = self.get_screen(self.BOARD)
+        main = self.screen
+        if isinstance(board, BoardScreen) and isinstance(main, MainScreen) \
+                and main.key is not None and board.is_mounted:
+            board.table.select_key(main.key)
+        self.push_screen(self.BOARD)
+
+    @on(JobOpened)
+    def _job_opened(self, message: JobOpened) -> None:
+        """Enter or `b` on the board: that job's runs (Esc or `b` comes back)."""
+        self.notices.seen(message.key)
+        if isinstance(self.screen, BoardScreen):
+            self.pop_screen()
+        main = self.screen
+        if isinstance(main, MainScreen):
+            main.open_job(message.key.project_id, message.key.job_id)
+            main.run_list.focus()
+        if self.scheduler is not None:
+            self.scheduler.focus_board(message.key)
+
+    @on(MarkRead)
+    def _mark_read(self) -> None:
+        self.notices.seen(None)
+        if isinstance(self.screen, BoardScreen):
+            self.screen.pull()
+
+    def seen_job(self, key: JobKey) -> None:
+        """The run list shows this job: its news is read."""
+        self.notices.seen(key)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -119,6 +193,8 @@ class NfRunsApp(App[int]):
         if self.scheduler is not None:
             self.run_worker(self.scheduler.run(), name="engine", group="engine",
                             exit_on_error=False)
+            if self.options.board:
+                self.call_after_refresh(self.action_board)
         loop = asyncio.get_running_loop()
         if self.options.tty_check > 0 and not self.is_headless:
             # A thread, not a timer: a write to a dead terminal can block the event loop.
@@ -196,7 +272,8 @@ def run_app(args: argparse.Namespace) -> int:
         from .simulator import Simulator, World
 
         # The demo's clock starts at the real time, so local times and "ago" read true.
-        world = World(seed=args.seed, speed=args.speed, start=datetime.now(timezone.utc))
+        world = World(seed=args.seed, speed=args.speed, start=datetime.now(timezone.utc),
+                      preset="board" if args.board else "demo")
         simulator = Simulator(world=world)
         simulator.start()
         register_secret(simulator.token)
@@ -223,6 +300,7 @@ def run_app(args: argparse.Namespace) -> int:
     options = AppOptions(
         host_label=host_label, project=project, job=job if project else None,
         refresh=args.refresh, read_only=args.read_only, bell=args.bell,
+        board=args.board, notify=args.notify, grace=args.grace,
     )
     app = NfRunsApp(client, options, setup_message=setup_message)
     try:

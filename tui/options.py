@@ -23,5 +23,8 @@ class AppOptions:
     page_size: int = DEFAULT_PAGE_SIZE
     read_only: bool = False
     bell: bool = False
+    board: bool = False  # open on the status board
+    notify: bool = False  # desktop notifications (OSC 9 / OSC 777) for the board's news
+    grace: float | None = None  # minutes a cron run may be late; None: each schedule's own
     tick: float = 1.0
     tty_check: float = 1.0  # seconds between checks that the terminal is still there

@@ -54,7 +54,8 @@ class JobScreen(Screen[None]):
         self.job: Job | None = None
         self.run_actions = RunActions(self, scheduler, options)
         # Without a job to open, the first job of the project shown is opened when it loads.
-        self._auto_open_first = not (options.project and options.job)
+        # With the board, the user picks the job there.
+        self._auto_open_first = not (options.project and options.job) and not options.board
 
     @property
     def key(self) -> JobKey | None:
@@ -93,6 +94,9 @@ class JobScreen(Screen[None]):
                 self.run_list.focus()
         self.status.job_opened()
         self._update_title()
+        seen_job = getattr(self.app, "seen_job", None)
+        if callable(seen_job):
+            seen_job(key)  # the board's news about this job is read
 
     def _update_title(self) -> None:
         if self.key is None:

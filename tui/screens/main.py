@@ -50,6 +50,7 @@ class MainScreen(JobScreen):
         Binding("4", "status_filter('succeeded')", "Succeeded", show=False,
                 id="filter_succeeded"),
         Binding("p", "toggle_picker", "Jobs", id="toggle_picker"),
+        Binding("b", "app.board", "Board", id="board"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("s", "start_run", "Start run", show=False, id="start_run"),
         Binding("x", "abort_run", "Abort run", show=False, id="abort_run"),
@@ -126,7 +127,13 @@ class MainScreen(JobScreen):
         run_filter.focus()
 
     def action_clear_filter(self) -> None:
+        """Esc: clear the run filter; with none, back to the board (if it was opened)."""
         run_filter = self.query_one("#run-filter", Input)
+        back_to_board = getattr(self.app, "action_board", None)
+        if not run_filter.display and not run_filter.value and callable(back_to_board) \
+                and getattr(self.app, "board_open", False):
+            back_to_board()
+            return
         if run_filter.value:
             run_filter.value = ""
         run_filter.display = False

@@ -81,6 +81,12 @@ class RunActions:
         user aborted."""
         app = self._screen.app
         runs = [run for run in event.runs if run.id not in self._aborted]
+        notices = getattr(app, "notices", None)
+        alerts = getattr(notices, "alerts", None)
+        if alerts is not None:
+            # The board may have told it already; else the board is told not to.
+            runs = [run for run in runs if not alerts.was_told(run.id)]
+            alerts.told(run.id for run in runs)
         if not runs:
             return
         names = ", ".join(clip(printable(run.run_name), 60) for run in runs[:TOAST_NAMES])

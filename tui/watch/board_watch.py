@@ -8,7 +8,7 @@ answers here, and emits `BoardChanged`. No Textual, no I/O here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from ..api.errors import BudgetExhaustedError, NorthflankError
@@ -112,6 +112,16 @@ class BoardWatch:
         moment = now or self._wall()
         self._rows = {key: self.summary(key, moment) for key in self._details}
         return tuple(self._rows.values())
+
+    def renew(self, keys: Iterable[JobKey], now: datetime | None = None
+              ) -> tuple[JobSummary, ...]:
+        """Every row, with these jobs' recomputed for `now` (a tick's live parts: a running
+        job's duration and SLOW each second; the rest now and then)."""
+        moment = now or self._wall()
+        for key in keys:
+            if key in self._details:
+                self._rows[key] = self.summary(key, moment)
+        return self.rows()
 
     def rows(self) -> tuple[JobSummary, ...]:
         """Every row as of its job's last look (or last `summaries`), in the order added."""

@@ -180,6 +180,12 @@ class Scheduler:
             self.board.planner.focus(key)
             self.wake()
 
+    def look_now(self, key: JobKey) -> None:
+        """The board looks at this job's runs as soon as its share allows (`r`)."""
+        if self.board is not None:
+            self.board.planner.look_now(key)
+            self.wake()
+
     async def _board_look(self, board: BoardWatch, look: Look) -> list[Event]:
         key, planner = look.key, board.planner
         events: list[Event] = []

@@ -1,0 +1,160 @@
+"""The status board in Textual's Pilot, against the 40-job board world over loopback.
+
+The simulated clock is frozen (speed 0) and the app reads its time from it; the quota is made
+generous so the first looks at all 40 jobs come at once. Tests wait on conditions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from textual.widgets._header import HeaderTitle
+
+from tui.app import NfRunsApp
+from tui.options import AppOptions
+from tui.screens.board import BoardScreen
+from tui.screens.main import MainScreen
+from tui.simulator import Simulator, run_simulator
+from tui.watch.board import BoardState
+from tui.watch.events import JobKey
+from tui.widgets.board_cells import board_layout
+from tui.widgets.board_table import BoardTable
+
+from . import harness
+from .conftest import START, make_client
+
+JOBS_ON_BOARD = 40
+
+
+@pytest.fixture
+def board_sim() -> Iterator[Simulator]:
+    with run_simulator(seed=7, speed=0.0, start=START, preset="board") as simulator:
+        simulator.set_rate_limit(1_000_000)
+        yield simulator
+
+
+@dataclass
+class Board(harness.Board):
+    @property
+    def board(self) -> BoardScreen:
+        screen = self.app.screen
+        assert isinstance(screen, BoardScreen), f"unexpected screen {screen!r}"
+        return screen
+
+    @property
+    def table(self) -> BoardTable:
+        return self.board.table
+
+    def looked_at_all(self) -> bool:
+        screen = self.app.screen
+        return isinstance(screen, BoardScreen) and len(screen.table.rows) == JOBS_ON_BOARD \
+            and all(row.looked_at is not None for row in screen.table.rows)
+
+    def title(self) -> str:
+        return str(self.app.screen.query_one(HeaderTitle).render())
+
+
+@contextlib.asynccontextmanager
+async def board_app(
+    sim: Simulator, size: tuple[int, int] = (200, 60), **options: Any
+) -> AsyncIterator[Board]:
+    options.setdefault("tick", 0.2)
+    options.setdefault("tty_check", 0)
+    app = NfRunsApp(make_client(sim), AppOptions(host_label="sim.test", board=True, **options),
+                    now=sim.world.now)
+    async with harness.run_board(app, size, lambda pilot, errors: Board(app, pilot, sim, errors),
+                                 wait_first_page=False) as state:
+        await state.wait(state.looked_at_all, "every job looked at", 30)
+        yield state
+
+
+async def test_the_board_shows_every_job_sorted_by_attention(board_sim: Simulator) -> None:
+    async with board_app(board_sim) as state:
+        rows = state.table.rows
+        states = [row.state for row in rows]
+        # Failing first, then missed, running, the rest.
+        ranks = [list(BoardState).index(row_state) for row_state in states]
+        assert ranks == sorted(ranks)
+        assert BoardState.FAILING in states and BoardState.FINE in states
+        # The seeded streak: "Retry failed charges" failed its last 4 runs at least.
+        charges = next(row for row in rows if row.key.job_id == "charge-retries")
+        assert charges.state is BoardState.FAILING and charges.failure_streak >= 4
+        text = "\n".join(state.table.visible_text())
+        assert "\u2718 FAILING" in text and "\u2714 OK" in text
+        assert "failed in a row" in text
+        assert "manual" in text
+        summary = state.board.query_one("#board-summary").render()
+        assert "failing" in str(summary) and "running" in str(summary)
+        # Every row fits the width: nothing spills into the next line.
+        width = state.table.scrollable_content_region.width
+        assert all(len(line) <= width for line in state.table.visible_text())
+
+
+async def test_the_board_fits_80x24(board_sim: Simulator) -> None:
+    async with board_app(board_sim, size=(80, 24)) as state:
+        lines = state.table.visible_text()
+        assert lines and all(len(line) <= 80 for line in lines)
+        layout = board_layout(state.table.scrollable_content_region.width)
+        assert layout.name >= 16 and len(layout.columns) >= 3
+        assert state.table.size.height < 24
+
+
+async def test_enter_opens_the_run_list_and_escape_comes_back(board_sim: Simulator) -> None:
+    async with board_app(board_sim) as state:
+        await state.pilot.press("down", "down")
+        chosen = state.table.highlighted
+        assert chosen is not None
+        await state.pilot.press("enter")
+        await state.wait(lambda: isinstance(state.app.screen, MainScreen), "the run list")
+        main = state.app.screen
+        assert isinstance(main, MainScreen)
+        assert main.key == chosen.key
+        await state.wait(lambda: bool(main.run_list.runs), "its runs")
+        await state.pilot.press("escape")
+        await state.wait(lambda: isinstance(state.app.screen, BoardScreen), "the board")
+        highlighted = state.table.highlighted
+        assert highlighted is not None and highlighted.key == chosen.key
+        # `b` on the board shows the highlighted job's runs; `b` again comes back.
+        await state.pilot.press("b")
+        await state.wait(lambda: isinstance(state.app.screen, MainScreen), "the run list")
+        await state.pilot.press("b")
+        await state.wait(lambda: isinstance(state.app.screen, BoardScreen), "the board")
+
+
+async def test_filters_and_sort(board_sim: Simulator) -> None:
+    async with board_app(board_sim) as state:
+        await state.pilot.press("2")  # failing only
+        assert state.table.rows and all(row.state is BoardState.FAILING
+                                        for row in state.table.rows)
+        await state.pilot.press("1", "o")  # all, by name
+        names = [row.name.casefold() for row in state.table.rows]
+        assert len(names) == JOBS_ON_BOARD and names == sorted(names)
+        await state.pilot.press("slash")
+        await state.pilot.press(*"ingest")
+        await state.wait(lambda: len(state.table.rows) == 1, "one job matching 'ingest'")
+        assert state.table.rows[0].key == JobKey("data", "ingest-clicks")
+        await state.pilot.press("escape")
+        assert len(state.table.rows) == JOBS_ON_BOARD
+
+
+async def test_a_new_failure_is_told_and_counted_until_looked_at(board_sim: Simulator) -> None:
+    async with board_app(board_sim) as state:
+        assert state.app.notices.unread_count == 0  # what stood at the start is not news
+        key = JobKey("storefront", "purge-cdn")
+        run = board_sim.world.start_run(key.project_id, key.job_id, run_name="purge-now",
+                                        duration=5.0, outcome="FAILED")
+        board_sim.world.advance(10.0)
+        state.table.select_key(key)
+        await state.pilot.press("r")  # look at it now
+        await state.wait(lambda: state.app.notices.unread_count == 1, "the unread count")
+        assert run["id"] in state.app.notices.alerts._told
+        await state.wait(lambda: "1 new" in state.title(), "the counter in the header")
+        assert state.app.notices.alerts.is_unread(key)
+        state.table.select_key(key)
+        await state.pilot.press("enter")
+        await state.wait(lambda: state.app.notices.unread_count == 0, "the news read")
+        assert "new" not in state.title()

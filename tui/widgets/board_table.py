@@ -1,0 +1,343 @@
+"""BoardTable: one row per job, on Textual's line API.
+
+Line 0 is the column header, pinned; row ``i`` of the shown jobs is line ``i + 1``; a message
+line ("no job matches") may stand where the first row would. A row's Strip is cached under
+every text it shows, so the per-second tick repaints only the rows whose text moved (a
+running job's duration) and a look repaints only the job it was about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.watch.board import JobSummary
+from tui.watch.events import JobKey
+from tui.widgets.board_cells import (
+    GAP,
+    MARGIN,
+    RIGHT_ALIGNED,
+    STATE_WIDTH,
+    Column,
+    board_layout,
+    column_title,
+    fit,
+    name_text,
+    row_cells,
+    state_cell,
+    strip_glyph,
+)
+
+__all__ = ["BoardTable"]
+
+UNREAD_MARK = "\u2022"  # "•": news the user has not looked at
+ROW_CACHE = 500
+CLASSES = frozenset({
+    "board--header", "board--cursor", "board--message", "board--failing", "board--missed",
+    "board--running", "board--fine", "board--unknown", "board--suspended", "board--success",
+    "board--failed", "board--unread", "board--slow",
+})
+
+
+@dataclass(eq=False)
+class _BoardMessage(Message):
+    table: BoardTable
+    key: JobKey
+
+    @property
+    def control(self) -> BoardTable:
+        return self.table
+
+
+class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
+    """Every job's row, with a cursor that stays on its job when the order changes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open job", show=False, id="board.select"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="board.cursor_up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="board.cursor_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="board.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="board.page_down"),
+        Binding("home,g", "cursor_first", "First job", show=False, id="board.first"),
+        Binding("end,G", "cursor_last", "Last job", show=False, id="board.last"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(CLASSES)
+
+    class JobHighlighted(_BoardMessage):
+        """The cursor is on another job."""
+
+    class JobChosen(_BoardMessage):
+        """Enter (or a click on the highlighted row) chose a job."""
+
+    def __init__(self, *, now: Callable[[], datetime], id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._now = now
+        self._rows: list[JobSummary] = []
+        self._index: dict[JobKey, int] = {}
+        self._cursor = -1
+        self._cursor_key: JobKey | None = None
+        self._unread: frozenset[JobKey] = frozenset()
+        self.message = "Listing jobs\u2026"
+        self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE)
+        self._painted: dict[int, tuple[object, ...]] = {}  # screen line -> its row's key
+        self._styles: dict[tuple[str, bool], Style] = {}
+
+    # ----- state ---------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> Sequence[JobSummary]:
+        return self._rows
+
+    @property
+    def highlighted(self) -> JobSummary | None:
+        return self._rows[self._cursor] if 0 <= self._cursor < len(self._rows) else None
+
+    def show(self, rows: Sequence[JobSummary], unread: Iterable[JobKey] = ()) -> None:
+        """Show these rows in this order; the cursor stays on its job if it is still shown."""
+        rows, unread = list(rows), frozenset(unread)
+        if unread == self._unread and [row.key for row in rows] == \
+                [row.key for row in self._rows]:
+            # The same jobs in the same order: repaint only the rows whose text moved.
+            self._rows = rows
+            self.tick()
+            return
+        self._rows = rows
+        self._index = {row.key: index for index, row in enumerate(self._rows)}
+        self._unread = unread
+        keep = self._cursor_key
+        index = self._index.get(keep, -1) if keep is not None else -1
+        if index < 0 and self._rows:
+            index = min(max(self._cursor, 0), len(self._rows) - 1)
+        self._cursor = index
+        self.virtual_size = Size(0, 1 + max(len(self._rows), 1))
+        self.refresh()
+        self._scroll_to_cursor()
+        row = self.highlighted
+        if row is not None and row.key != keep:
+            self._cursor_key = row.key
+            self.post_message(self.JobHighlighted(self, row.key))
+
+    def set_message(self, text: str) -> None:
+        """The line shown where rows would be when there are none ("" for none)."""
+        if text != self.message:
+            self.message = text
+            self.refresh()
+
+    def select_key(self, key: JobKey) -> None:
+        """Put the cursor on a job (kept for when it is shown, if it is not yet)."""
+        self._cursor_key = key
+        index = self._index.get(key)
+        if index is not None:
+            self._set_cursor(index)
+
+    def tick(self) -> None:
+        """Repaint the rows on screen whose text moved (durations, "ago", "in 3m")."""
+        if not self.is_mounted or not self._rows:
+            return
+        now, width = self._now(), self._width()
+        first = self.scroll_offset.y
+        regions = []
+        for line in range(1, self._visible() + 1):
+            index = first + line - 1
+            if index >= len(self._rows):
+                break
+            if self._painted.get(line) != self._row_key(index, width, now):
+                regions.append(Region(0, line, width, 1))
+        if regions:
+            self.refresh(*regions)
+
+    def visible_text(self) -> list[str]:
+        """The rows on screen as plain text (for tests)."""
+        now, width = self._now(), self._width()
+        first = self.scroll_offset.y
+        last = min(len(self._rows), first + self._visible())
+        return [self._row_strip(index, width, now).text.rstrip() for index in range(first, last)]
+
+    # ----- actions -------------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self._cursor - self._visible())
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self._cursor + self._visible())
+
+    def action_cursor_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_cursor_last(self) -> None:
+        self._set_cursor(len(self._rows) - 1)
+
+    def action_select_cursor(self) -> None:
+        row = self.highlighted
+        if row is not None:
+            self.post_message(self.JobChosen(self, row.key))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return
+        index = self.scroll_offset.y + offset.y - 1
+        if 0 <= index < len(self._rows):
+            chosen = index == self._cursor or event.chain > 1
+            self._set_cursor(index)
+            if chosen:
+                self.action_select_cursor()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._scroll_to_cursor()
+
+    def notify_style_update(self) -> None:
+        self._cache.clear()
+        self._styles.clear()
+        super().notify_style_update()
+
+    # ----- rendering -----------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self._width()
+        if y == 0:
+            return self._header(width)
+        index = self.scroll_offset.y + y - 1
+        if index < len(self._rows):
+            now = self._now()
+            self._painted[y] = self._row_key(index, width, now)
+            return self._row_strip(index, width, now)
+        self._painted.pop(y, None)
+        if index == 0 and self.message:
+            style = self._style("board--message")
+            return Strip([Segment(fit(" " + self.message, width), style)]).adjust_cell_length(
+                width, style)
+        return Strip.blank(width, self.rich_style)
+
+    def _row_key(self, index: int, width: int, now: datetime) -> tuple[object, ...]:
+        row = self._rows[index]
+        layout = board_layout(width)
+        cells = row_cells(row, now, layout)
+        cursor = index == self._cursor
+        return (width, row.key, state_cell(row), name_text(row), tuple(cells.items()),
+                row.strip[-20:], row.slow, cursor, cursor and self.has_focus,
+                row.key in self._unread)
+
+    def _row_strip(self, index: int, width: int, now: datetime) -> Strip:
+        key = self._row_key(index, width, now)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._paint(self._rows[index], key, width, now)
+            self._cache.set(key, strip)
+        return strip
+
+    def _paint(self, row: JobSummary, key: tuple[object, ...], width: int,
+               now: datetime) -> Strip:
+        layout = board_layout(width)
+        cursor = bool(key[7])
+        base = self._style("board--cursor") if cursor else self._style("")
+
+        def styled(name: str) -> Style:
+            return base if cursor else self._style(name)
+
+        gap = Segment(" " * GAP, base)
+        unread = row.key in self._unread
+        word, word_class = state_cell(row)
+        segments = [
+            Segment(fit(UNREAD_MARK if unread else "", MARGIN), styled("board--unread")),
+            Segment(fit(word, STATE_WIDTH), styled(word_class)),
+            gap,
+            Segment(fit(name_text(row), layout.name), base),
+        ]
+        cells = row_cells(row, now, layout)
+        for column, column_width in layout.columns:
+            segments.append(gap)
+            text = cells[column]
+            if column is Column.STRIP:
+                glyphs = row.strip[-column_width:]
+                segments.append(Segment(" " * (column_width - len(glyphs)), base))
+                segments += [Segment(glyph, styled(glyph_class))
+                             for glyph, glyph_class in map(strip_glyph, glyphs)]
+                continue
+            style = base
+            if column is Column.DURATION and row.slow:
+                style = styled("board--slow")
+            elif column is Column.STREAK and text:
+                style = styled("board--failing")
+            elif column is Column.NEXT and text.startswith("late"):
+                style = styled("board--missed")
+            segments.append(Segment(fit(text, column_width, right=column in RIGHT_ALIGNED),
+                                    style))
+        return Strip(Strip(segments).simplify()).adjust_cell_length(width, base)
+
+    def _header(self, width: int) -> Strip:
+        key = ("header", width)
+        strip = self._cache.get(key)
+        if strip is None:
+            layout = board_layout(width)
+            text = " " * MARGIN + fit("State", STATE_WIDTH) + " " * GAP + fit("Job", layout.name)
+            for column, column_width in layout.columns:
+                text += " " * GAP + fit(column_title(column, column_width), column_width,
+                                        right=column in RIGHT_ALIGNED)
+            style = self._style("board--header")
+            strip = Strip([Segment(text, style)]).adjust_cell_length(width, style)
+            self._cache.set(key, strip)
+        return strip
+
+    def _style(self, name: str) -> Style:
+        key = (name, self.has_focus)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.get_component_rich_style(name) if name else self.rich_style
+            self._styles[key] = style
+        return style
+
+    # ----- cursor and scrolling ------------------------------------------------------------
+
+    def _width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def _visible(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def _set_cursor(self, index: int) -> None:
+        if not self._rows:
+            return
+        index = min(max(index, 0), len(self._rows) - 1)
+        if index != self._cursor:
+            self._cursor = index
+            self._cursor_key = self._rows[index].key
+            self.refresh()
+            self.post_message(self.JobHighlighted(self, self._rows[index].key))
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        if self._cursor < 0 or not self.is_mounted:
+            return
+        top, rows = self.scroll_offset.y, self._visible()
+        if self._cursor < top:
+            top = self._cursor
+        elif self._cursor >= top + rows:
+            top = self._cursor - rows + 1
+        else:
+            return
+        self.scroll_to(y=top, animate=False, force=True)
