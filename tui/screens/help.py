@@ -23,6 +23,16 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("1 2 3 4", "show all, running, failed, succeeded"),
         ("s", "start a run of this job (asks first; not with --read-only)"),
         ("x", "abort the highlighted running run (asks first; not with --read-only)"),
+        ("b  Esc", "the status board (Esc: when no filter is open)"),
+    ]),
+    ("Board", "", [
+        ("↑ ↓  j k  PgUp PgDn  g G", "move the cursor"),
+        ("Enter  b", "the highlighted job's runs (Esc or b comes back)"),
+        ("/", "filter jobs by name or id (Esc clears)"),
+        ("1 2 3 4 5", "show all, failing, missed, running, ok"),
+        ("o", "sort by attention (failing, missed, running, the rest) or by name"),
+        ("a", "mark the board's news read (the • marks and the header's counter)"),
+        ("r", "look at the highlighted job now"),
     ]),
     ("Jobs", "", [
         ("p", "go to the job picker; again: hide it"),
@@ -56,6 +66,13 @@ def help_table() -> Table:
         "Status line",
         "runs loaded · refresh age · poll interval · API requests left of the hourly "
         "quota · problems (offline, rate limited) with the retry countdown",
+    )
+    table.add_row(
+        "Board",
+        "a row per job: state (✘ FAILING, ⚠ MISSED: a cron run that did not start within "
+        "its grace, ● RUNNING, ✔ OK, ‖ SUSPENDED) · schedule · last run · duration (SLOW "
+        "past the 90th percentile of recent runs) · streak · the last 20 runs (newest "
+        "right) · next fire · when it was last looked at",
     )
     return table
 
