@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from tui.api.client import NorthflankClient
 from tui.api.models import ConcurrencyPolicy, Job, JobDetails, JobRun, RunStatus
 from tui.api.ratelimit import RateLimitBudget
-from tui.simulator import World, run_simulator
+from tui.bench_board import DayOfLooks, p95
+from tui.bench_board import planner_day as simulate_planner_day
+from tui.simulator import run_simulator
 from tui.simulator.board_world import JOBS, MISSING_JOB
 from tui.watch.board import (
     BoardCounts,
@@ -233,117 +233,16 @@ def test_counts_and_the_attention_order() -> None:
 # ----- the planner over a day of the board world ---------------------------------------------
 
 BOARD_SHARE = 475  # BOARD_FRACTION of the default share (50 % of 1000/h)
-
-
-def _class(spec: object) -> str:
-    cron, suspended, by_hand = (getattr(spec, name) for name in ("cron", "suspended", "by_hand"))
-    if suspended or (cron is None and not by_hand):
-        return "idle"
-    if cron is None:
-        return "manual"
-    schedule = parse_schedule(cron)
-    assert isinstance(schedule, CronSchedule)
-    interval = schedule.shortest_interval(START)
-    assert interval is not None
-    return {60: "minute", 900: "quarter"}.get(int(interval.total_seconds()), "hourly")
-
-
-CLASSES = {JobKey(spec.project, spec.id): _class(spec) for spec in JOBS}
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-@dataclass
-class DayOfLooks:
-    """What the planner did over a simulated day of the board world."""
-
-    looks: list[tuple[float, JobKey, str, LookWhy]] = field(default_factory=list)
-    start_delay: dict[str, list[float]] = field(default_factory=dict)  # class -> seconds
-    end_delay: dict[str, list[float]] = field(default_factory=dict)
-    missed_flagged: dict[datetime, float] = field(default_factory=dict)  # fire -> delay
-    missed_fires: list[datetime] = field(default_factory=list)
-    grace: timedelta = timedelta(0)
-    zero_steps: int = 0
-
-    def look_times(self, key: JobKey | None = None) -> list[float]:
-        return [t for t, k, what, _ in self.looks if key is None or (k == key and what == "runs")]
-
-
 _DAY: dict[str, DayOfLooks] = {}
 
 
 def planner_day() -> DayOfLooks:
-    """The planner at the board's share over a day of the 40-job board world: each look
-    reads the world's first page at that instant (a look takes no time). Run once."""
-    if "day" in _DAY:
-        return _DAY["day"]
-    clock = FakeClock(now=0.0, wall_offset=START.timestamp())
-    world = World(seed=7, speed=0.0, start=START, preset="board")
-    planner = BoardPlanner(BOARD_SHARE, clock=clock)
-    day = DayOfLooks()
-    details: dict[JobKey, JobDetails] = {}
-    for project in world.projects:
-        for item in world.jobs(project["id"]):
-            planner.add(Job.from_json(item, project["id"]))
-    first_seen: dict[str, float] = {}
-    end_seen: set[str] = set()
-    missing = JobKey(*MISSING_JOB)
-    zeros = 0
-    while clock.now < DAY:
-        look = planner.next_look()
-        if look is None:
-            due = planner.next_due()
-            step = DAY - clock.now if due is None else due - clock.now
-            if step <= 0:
-                zeros += 1
-                day.zero_steps = max(day.zero_steps, zeros)
-                assert zeros < 5, f"the planner spins at {clock.now}"
-                continue
-            zeros = 0
-            step = min(step, DAY - clock.now + 1)
-            clock.advance(step)
-            world.advance(step)
-            continue
-        zeros = 0
-        key = look.key
-        day.looks.append((clock.now, key, look.what, look.why))
-        if look.what == "details":
-            got = JobDetails.from_json(world.job_details(key.project_id, key.job_id))
-            details[key] = got
-            planner.details_read(got)
-            continue
-        runs = [JobRun.from_json(item) for item in world.runs(key.project_id, key.job_id, 20)]
-        planner.looked(key, runs)
-        wall = START + timedelta(seconds=clock.now)
-        kind = CLASSES[key]
-        for seen in runs:
-            if seen.started_at is None or seen.started_at <= START:
-                continue
-            if seen.id not in first_seen:
-                first_seen[seen.id] = clock.now
-                delay = (wall - seen.started_at).total_seconds()
-                day.start_delay.setdefault(kind, []).append(delay)
-            if seen.concluded_at is not None and seen.id not in end_seen:
-                end_seen.add(seen.id)
-                delay = (wall - seen.concluded_at).total_seconds()
-                day.end_delay.setdefault(kind, []).append(delay)
-        if key == missing and key in details:
-            row = summarize(details[key], runs, now=wall, looked_at=wall)
-            check = row.missed
-            if check is not None and check.state is CronState.MISSED:
-                day.grace = check.grace
-                fire = check.first_missed
-                assert fire is not None
-                for _ in range(check.missed_count):
-                    day.missed_flagged.setdefault(fire, (wall - fire).total_seconds())
-                    fire += timedelta(minutes=15)
-    day.missed_fires = [fire for fire in world.missed_fires(*MISSING_JOB)
-                        if fire + day.grace + timedelta(minutes=5) < START + timedelta(days=1)]
-    _DAY["day"] = day
-    return day
+    """The planner at the board's share over a day of the 40-job board world
+    (`tui.bench_board.planner_day`: each look reads the world's first page at that instant,
+    a look takes no time; it raises if the planner spins). Run once."""
+    if "day" not in _DAY:
+        _DAY["day"] = simulate_planner_day(BOARD_SHARE, DAY)
+    return _DAY["day"]
 
 
 def test_the_planner_never_spends_more_than_its_share_in_any_hour() -> None:

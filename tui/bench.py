@@ -19,6 +19,8 @@ the simulator (in this process, on loopback); the output is read continuously an
    bytes written to the terminal, API requests (counted by the simulator).
 5. Resident memory (VmRSS) at 1k, 10k, 100k loaded, and across a simulated day (the simulator
    at 1440x, a run started every 10 simulated minutes, the app watching).
+6. The board's planner over a simulated day of 40 jobs against a naive round-robin, on a fake
+   clock (`tui.bench_board`; `python -m tui.bench board` runs it alone).
 
 `--quick` is a short smoke run (10k runs, a few seconds per phase). Everything started here is
 stopped on exit, Ctrl-C or SIGTERM: apps get SIGTERM, then SIGKILL after a few seconds.
@@ -53,6 +55,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from . import bench_board
 from .simulator import Simulator, World
 
 # ----- targets --------------------------------------------------------------------------------
@@ -913,8 +916,14 @@ def run_benchmark(settings: Settings, children: Children) -> Report:
             for entry in Path(home).iterdir():
                 entry.unlink()
             os.rmdir(home)
+    run_board(report)
     report.summary()
     return report
+
+
+def run_board(report: Report, hours: float = 24.0) -> None:
+    print(f"\n6. {bench_board.title(hours * 3600)}", flush=True)
+    bench_board.report_board(report, seconds=hours * 3600)
 
 
 # ----- CLI ------------------------------------------------------------------------------------
@@ -943,6 +952,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rows", type=int, default=40)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("bare", help=argparse.SUPPRESS)
+    board = sub.add_parser("board", help="only the board's planner against a round-robin (6.)")
+    board.add_argument("--hours", type=float, default=24.0, help="simulated hours (24)")
     harness = sub.add_parser("app", help=argparse.SUPPRESS)
     harness.add_argument("--api-url", required=True)
     harness.add_argument("--project", required=True)
@@ -978,6 +989,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_harness(args)
     if args.command == "bare":
         return run_bare_label()
+    if args.command == "board":
+        report = Report()
+        run_board(report, args.hours)
+        report.summary()
+        return 0 if all(row.ok is not False for row in report.rows) else 1
     children = Children()
     try:
         with _interruptible():
