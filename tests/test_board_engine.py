@@ -37,6 +37,7 @@ from tui.watch.planner import (
     ACTIVE_MERGE,
     CRON_ACTIVE,
     FIRE_DELAY,
+    MANUAL_LATE,
     MANUAL_QUIET,
     MANUAL_QUIET_ROUND,
     MANUAL_ROUND,
@@ -275,12 +276,11 @@ def test_cron_runs_are_seen_soon_after_their_fire_time() -> None:
         assert p95(delays) <= FIRE_DELAY + 2 * token, (kind, p95(delays), max(delays))
     assert p95(day.start_delay["minute"]) <= FIRE_DELAY + 0.01
     # Their ends: every-minute runs at the next fire look (a minute on), the others every
-    # 30 to 50 s (CRON_ACTIVE) while the share lets them: the share binds, and the active
-    # looks come after the fires and the manual rounds that are late.
-    # (Known: at this share their p95 is 90 to 105 s, above the benchmark's 60 s target.)
+    # 45 to 50 s (CRON_ACTIVE) while the share lets them (the share binds in the busy
+    # hours): within the benchmark's target of a minute at p95.
     assert p95(day.end_delay["minute"]) <= ACTIVE_MERGE + FIRE_DELAY
     for kind in ("quarter", "hourly"):
-        assert p95(day.end_delay[kind]) <= 120.0, (kind, p95(day.end_delay[kind]))
+        assert p95(day.end_delay[kind]) <= 60.0, (kind, p95(day.end_delay[kind]))
         assert sorted(day.end_delay[kind])[len(day.end_delay[kind]) // 2] <= CRON_ACTIVE[1]
 
 
@@ -312,10 +312,12 @@ def test_manual_jobs_are_looked_at_on_the_slow_round() -> None:
         # (Their newest runs at the start are at most an hour old; one has none: quiet.)
         early = [b - a for a, b in itertools.pairwise(times) if b < MANUAL_QUIET - 3600]
         if key.job_id != "rebuild-index":
-            # (A late round goes before the active looks but after the fires: at the top of
-            # the hour the tokens kept for the coming fires, 20 at 7.9 s each, hold it up to
-            # about 160 s. Their p95, the figure a user feels, is asserted below.)
-            assert max(early) <= high + 180, (key, max(early))
+            # (A round goes before the active looks once MANUAL_LATE late, but after the
+            # fires: at the top of the hour the tokens kept for the coming fires, up to the
+            # bucket's 20 less one at 7.9 s each, may hold it that much longer. Their p95,
+            # the figure a user feels, is asserted below.)
+            token = 3600 / (BOARD_SHARE - 20)
+            assert max(early) <= high + MANUAL_LATE + 19 * token, (key, max(early))
         # ... and once it has started nothing for MANUAL_QUIET, every 15 min.
         assert max(gaps) <= MANUAL_QUIET_ROUND + 120, (key, max(gaps))
         assert gaps[-1] >= MANUAL_QUIET_ROUND - 1, (key, gaps[-5:])

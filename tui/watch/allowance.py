@@ -72,6 +72,15 @@ class Allowance:
         self.refill(now)
         return len(self.spent) >= self.per_hour
 
+    def refund(self, spent_at: float, now: float) -> None:
+        """Take back a look spent at `spent_at` that was never sent."""
+        for index in range(len(self.spent) - 1, -1, -1):
+            if self.spent[index] == spent_at:
+                del self.spent[index]
+                self.refill(now)
+                self.tokens = min(float(self.burst), self.tokens + 1)
+                return
+
     def spend(self, now: float) -> None:
         self.refill(now)
         self.tokens = max(0.0, self.tokens - 1)

@@ -99,7 +99,7 @@ _URGENT = frozenset({LookWhy.FOCUSED, LookWhy.FIRE, LookWhy.DETAILS})
 # details) may go past an empty bucket, FIRST_FILL a minute at most, within the hour's cap,
 # so that 40 jobs show their state in a minute or two rather than in ten.
 _FIRST_FILL = frozenset({LookWhy.FIRST, LookWhy.DETAILS})
-FIRST_FILL = 36  # with the catalogue's few pages, under the gate's 41 a minute
+FIRST_FILL = 33  # with the catalogue's few pages and the refill, under the gate's 41 a minute
 
 
 class JobKind(str, enum.Enum):
@@ -120,6 +120,7 @@ class Look:
     what: LookWhat
     why: LookWhy
     due: float  # the engine-clock moment it was due
+    spent_at: float = 0.0  # when its token was spent (for `refund`)
 
 
 def board_per_hour(budget: RateLimitBudget, feeds: int = 0) -> int:
@@ -351,7 +352,7 @@ class BoardPlanner:
             self._allowance.spend(now)
             plan.in_flight = what
             plan.version += 1
-            return Look(plan.key, what, why, at)
+            return Look(plan.key, what, why, at, spent_at=now)
         return None
 
     def _may_fill(self, now: float) -> bool:
@@ -518,6 +519,11 @@ class BoardPlanner:
             wait = min(retry_in, WINDOW_SECONDS)  # the server's (or the gate's) word
         plan.hold_until = now + wait
         plan.stopped = permanent
+
+    def refund(self, look: Look) -> None:
+        """Nothing was sent for this look (the request gate held it back): it does not
+        count against the board's hour."""
+        self._allowance.refund(look.spent_at, self._clock.monotonic())
 
     def cancelled(self, key: JobKey) -> None:
         """A look on its way was dropped (nothing learnt): the job may be looked at again."""

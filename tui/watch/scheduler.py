@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from ..api.client import NorthflankClient
-from ..api.errors import NorthflankError, UnauthorizedError
+from ..api.errors import BudgetExhaustedError, NorthflankError, UnauthorizedError
 from ..api.models import Job, JobDetails
 from ..api.ratelimit import RateLimitBudget
 from ..options import DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, IDLE_INTERVAL
@@ -199,6 +199,8 @@ class Scheduler:
                                                       per_page=BOARD_PAGE)
                 board.apply_runs(key, page.items)
         except NorthflankError as error:
+            if isinstance(error, BudgetExhaustedError):
+                planner.refund(look)  # the gate sent nothing: the board spent nothing
             board.failed(key, look.what, error, permanent=isinstance(error, PERMANENT))
             if isinstance(error, UnauthorizedError):
                 events.append(AccessLost(None, error))  # the token: every look would fail
