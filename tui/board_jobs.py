@@ -72,7 +72,8 @@ class BoardCatalog:
 def start_board(app: NfRunsApp, scheduler: Scheduler, options: AppOptions) -> BoardCatalog:
     """Open the board in the engine and start listing its jobs."""
     grace = timedelta(minutes=options.grace) if options.grace else None
-    scheduler.watch_board((), grace=grace)
+    # The board's time is the app's: the server's clock (frozen in tests and screenshots).
+    scheduler.watch_board((), grace=grace, wall=app.now)
     catalog = BoardCatalog(scheduler, options)
     app.board_catalog = catalog
     catalog.start()

@@ -7,31 +7,40 @@ the same on every run (the snapshot tests build the same scenes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from .api.client import NorthflankClient
+from .api.ratelimit import RateLimitBudget
 from .app import NfRunsApp
 from .options import AppOptions
 from .simulator import Simulator, run_simulator
 from .watch.clock import FakeClock
 
 SIZES = ((80, 24), (120, 40))
+BOARD_SIZES = ((80, 24), (200, 60))
+# The board's pictures are taken between fires, so that rows show runs under way and done.
+BOARD_START = datetime(2026, 11, 29, 12, 7, 40, tzinfo=timezone.utc)
 
 
-def scene_app(sim: Simulator, project: str = "payments", job: str = "settle-ledger") -> NfRunsApp:
+def scene_app(sim: Simulator, project: str | None = "payments",
+              job: str | None = "settle-ledger", board: bool = False) -> NfRunsApp:
     """The app on the frozen simulator, as the screenshots and snapshot tests show it."""
-    client = NorthflankClient(sim.token, sim.url)
-    options = AppOptions(host_label="demo simulator", project=project, job=job, tty_check=0)
     # The engine's clock is frozen too: "refreshed just now" whatever the machine's speed, and
-    # no poll after the first.
-    return NfRunsApp(client, options, now=sim.world.now, clock=FakeClock())
+    # no poll after the first. The request gate counts on the same clock.
+    clock = FakeClock()
+    client = NorthflankClient(sim.token, sim.url, budget=RateLimitBudget(clock=clock.monotonic))
+    options = AppOptions(host_label="demo simulator", project=project, job=job, tty_check=0,
+                         board=board)
+    return NfRunsApp(client, options, now=sim.world.now, clock=clock)
 
 
 async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
@@ -88,12 +97,60 @@ async def show_picker(pilot: Pilot[int]) -> None:
     await settle(pilot)
 
 
+async def settle_board(pilot: Pilot[int], timeout: float = 60.0) -> None:
+    """Move the engine's frozen clock a minute at a time until every job on the board has
+    been looked at and every cron job's schedule read (the world itself stays frozen)."""
+    from .screens.board import BoardScreen
+
+    app = pilot.app
+    assert isinstance(app, NfRunsApp) and app.scheduler is not None
+    clock = app.scheduler.clock
+    deadline = time.monotonic() + timeout
+
+    def complete() -> bool:
+        board = app.scheduler.board if app.scheduler else None
+        if board is None or not isinstance(app.screen, BoardScreen) or len(board.keys) < 40:
+            return False
+        rows = board.rows()
+        return all(row.looked_at is not None and (row.kind != "cron" or row.schedule_text
+                                                  != "cron") for row in rows)
+
+    while not complete() and time.monotonic() < deadline:
+        await settle(pilot)
+        if isinstance(clock, FakeClock):
+            clock.advance(60.0)
+            app.scheduler.wake()
+    await settle(pilot)
+    screen = app.screen
+    if isinstance(screen, BoardScreen):
+        screen.pull()
+        await pilot.pause()
+
+
+async def board_cursor(pilot: Pilot[int]) -> None:
+    """The board with every job looked at, the cursor two rows down."""
+    await settle_board(pilot)
+    await pilot.press("j", "j")
+    await settle(pilot)
+
+
 @dataclass(frozen=True)
 class Scene:
     name: str
-    project: str
-    job: str
+    project: str | None
+    job: str | None
     run_before: Callable[[Pilot[int]], Awaitable[None]]
+    board: bool = False
+
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]:
+        return BOARD_SIZES if self.board else SIZES
+
+    def simulator(self) -> contextlib.AbstractContextManager[Simulator]:
+        """The frozen, seeded simulator this scene is taken on."""
+        if self.board:
+            return run_simulator(seed=7, speed=0.0, preset="board", start=BOARD_START)
+        return run_simulator(seed=7, speed=0.0)
 
 
 SCENES = (
@@ -101,6 +158,7 @@ SCENES = (
     Scene("detail", "payments", "settle-ledger", open_detail),
     Scene("help", "payments", "settle-ledger", open_help),
     Scene("edge-cases", "sandbox", "markup-runs", show_picker),
+    Scene("board", None, None, board_cursor, board=True),
 )
 
 
@@ -116,9 +174,9 @@ async def make_screenshots(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for scene in SCENES:
-        for width, height in SIZES:
-            with run_simulator(seed=7, speed=0.0) as sim:
-                app = scene_app(sim, scene.project, scene.job)
+        for width, height in scene.sizes:
+            with scene.simulator() as sim:
+                app = scene_app(sim, scene.project, scene.job, scene.board)
                 async with app.run_test(size=(width, height)) as pilot:
                     await scene.run_before(pilot)
                     name = f"{scene.name}-{width}x{height}.svg"

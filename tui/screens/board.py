@@ -158,7 +158,7 @@ class BoardScreen(Screen[None]):
         text = Text(" ")
         parts = [
             (f"\u2718 {counts.failing} failing", "bold red" if counts.failing else ""),
-            (f"\u26a0 {counts.missed} missed", "bold yellow" if counts.missed else ""),
+            (f"\u25f7 {counts.missed} missed", "bold yellow" if counts.missed else ""),
             (f"\u25cf {counts.running} running", ""),
             (f"\u2714 {counts.fine} ok", ""),
         ]

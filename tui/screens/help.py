@@ -69,7 +69,7 @@ def help_table() -> Table:
     )
     table.add_row(
         "Board",
-        "a row per job: state (✘ FAILING, ⚠ MISSED: a cron run that did not start within "
+        "a row per job: state (✘ FAILING, ◷ MISSED: a cron run that did not start within "
         "its grace, ● RUNNING, ✔ OK, ‖ SUSPENDED) · schedule · last run · duration (SLOW "
         "past the 90th percentile of recent runs) · streak · the last 20 runs (newest "
         "right) · next fire · when it was last looked at",

@@ -34,7 +34,7 @@ ELLIPSIS = "\u2026"
 MARGIN = 2  # the unread mark and a space
 GAP = 1
 MIN_NAME = 16
-MAX_NAME = 48  # past this the name column stops growing: the other columns spread instead
+MAX_NAME = 40  # past this the name column stops growing: the other columns spread instead
 
 
 class Column(str, enum.Enum):
@@ -54,7 +54,7 @@ class Column(str, enum.Enum):
 
 # (title, least width, full width) of each optional column.
 _COLUMNS: dict[Column, tuple[str, int, int]] = {
-    Column.SCHEDULE: ("Schedule", 16, 24),
+    Column.SCHEDULE: ("Schedule", 16, 30),
     Column.LATEST: ("Last run", 10, 10),
     Column.STARTED: ("Started", 8, 8),
     Column.DURATION: ("Duration", 11, 11),
@@ -71,11 +71,11 @@ _PRIORITY = (
     Column.DURATION, Column.STRIP, Column.SCHEDULE, Column.NEXT, Column.STARTED,
     Column.STREAK, Column.LATEST, Column.LAST_OK, Column.TYPICAL, Column.SEEN,
 )
-STATE_WIDTH = 11  # "‖ SUSPENDED"
+STATE_WIDTH = 12  # "‖ SUSPENDED" and a space
 
 _STATE_WORDS = {
     BoardState.FAILING: ("\u2718 FAILING", "board--failing"),
-    BoardState.MISSED: ("\u26a0 MISSED", "board--missed"),
+    BoardState.MISSED: ("\u25f7 MISSED", "board--missed"),
     BoardState.RUNNING: ("\u25cf RUNNING", "board--running"),
     BoardState.FINE: ("\u2714 OK", "board--fine"),
     BoardState.UNKNOWN: ("\u25cc \u2026", "board--unknown"),

@@ -88,6 +88,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._index: dict[JobKey, int] = {}
         self._cursor = -1
         self._cursor_key: JobKey | None = None
+        self._placed = False  # the user (or select_key) put the cursor on a job
         self._unread: frozenset[JobKey] = frozenset()
         self.message = "Listing jobs\u2026"
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE)
@@ -116,8 +117,12 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows = rows
         self._index = {row.key: index for index, row in enumerate(self._rows)}
         self._unread = unread
-        keep = self._cursor_key
+        # Until the user moves it, the cursor stays on the top row (what needs attention
+        # most); after, it stays on its job when the order changes.
+        keep = self._cursor_key if self._placed else None
         index = self._index.get(keep, -1) if keep is not None else -1
+        if keep is None and self._rows:
+            index = 0
         if index < 0 and self._rows:
             index = min(max(self._cursor, 0), len(self._rows) - 1)
         self._cursor = index
@@ -125,7 +130,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
         self._scroll_to_cursor()
         row = self.highlighted
-        if row is not None and row.key != keep:
+        if row is not None and row.key != self._cursor_key:
             self._cursor_key = row.key
             self.post_message(self.JobHighlighted(self, row.key))
 
@@ -138,6 +143,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
     def select_key(self, key: JobKey) -> None:
         """Put the cursor on a job (kept for when it is shown, if it is not yet)."""
         self._cursor_key = key
+        self._placed = True
         index = self._index.get(key)
         if index is not None:
             self._set_cursor(index)
@@ -323,6 +329,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         if not self._rows:
             return
         index = min(max(index, 0), len(self._rows) - 1)
+        self._placed = True
         if index != self._cursor:
             self._cursor = index
             self._cursor_key = self._rows[index].key
