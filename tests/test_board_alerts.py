@@ -171,11 +171,13 @@ def test_news_arriving_together_is_told_once(bell: bool, desktop: bool) -> None:
 def test_desktop_sequences_cannot_be_broken_out_of() -> None:
     hostile = "job\x07;\x1b]52;c;cGF5bG9hZA==\x1b\\ done"
     data = desktop_sequences("nf-runs board", hostile, in_tmux=False)
-    osc9, osc777 = data.split("\x07")[:2]
-    assert osc9.startswith("\x1b]9;") and osc777.startswith("\x1b]777;notify;")
-    # Exactly two sequences, each ended once; the payload has no ESC, BEL or ';' of its own.
-    assert data.count("\x07") == 2 and data.count("\x1b") == 2
+    osc9, osc777, osc99 = data.split("\x07")
+    assert osc9.startswith("\x1b]9;nf-runs") and osc777.startswith("\x1b]777;notify;")
+    assert osc99.startswith("\x1b]99;;nf-runs") and osc99.endswith("\x1b\\")
+    # Exactly three sequences, each ended once; the payload has no ESC, BEL or ';' of its own.
+    assert data.count("\x07") == 2 and data.count("\x1b") == 4
     assert osc777.count(";") == 3  # 777 ; notify ; title ; body
+    assert osc9.count(";") == 1 and osc99.count(";") == 2
     wrapped = desktop_sequences("t", "b", in_tmux=True)
     assert wrapped.startswith("\x1bPtmux;\x1b\x1b]9;") and wrapped.endswith("\x1b\\")
 

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open the status board: every job of every project (or of "
                              "--project) at a glance")
     parser.add_argument("--notify", action="store_true",
-                        help="desktop notifications (OSC 9 and OSC 777) when a job on the "
+                        help="desktop notifications (OSC 9, 777 and 99) when a job on the "
                              "board fails or misses a run")
     parser.add_argument("--grace", type=_grace, default=None, metavar="MINUTES",
                         help="how late a cron run may start before the board flags it MISSED "

@@ -4,13 +4,15 @@ The board's news (`tui.watch.alerts`) arrives one look at a time; `BoardNotices`
 comes within COALESCE seconds into one toast (and one bell, one desktop notification), and
 keeps the unread count the header shows.
 
-Desktop notifications are escape sequences the terminal turns into the system's own: OSC 9
-(iTerm2, WezTerm, Ghostty, kitty, Windows Terminal) and OSC 777 (urxvt, foot, WezTerm,
-Ghostty, VTE-based terminals such as GNOME Terminal and Ptyxis). Both are sent; a terminal
-that knows neither ignores them. Inside tmux they are wrapped for tmux's passthrough (which
-needs `set -g allow-passthrough on`). They travel over SSH like any output, so the laptop's
+Desktop notifications are escape sequences the terminal turns into the system's own, and
+no terminal can be asked which it knows, so three are sent and a terminal ignores those it
+does not: OSC 9 (iTerm2, WezTerm, Ghostty), OSC 777 (urxvt, foot, WezTerm, Ghostty, VTE-based
+terminals such as GNOME Terminal and Ptyxis) and OSC 99 (kitty). The text starts with
+"nf-runs", never a digit, so a ConEmu-style terminal does not read OSC 9 as one of its
+numbered commands. Inside tmux they are wrapped for tmux's passthrough (which needs
+`set -g allow-passthrough on`). They travel over SSH like any output, so the laptop's
 terminal shows them. The text is made printable and stripped of `;`, so nothing in a job's
-name can end the sequence early or start another.
+name can end a sequence early or start another.
 """
 
 from __future__ import annotations
@@ -33,9 +35,14 @@ def _safe(text: str, limit: int) -> str:
 
 
 def desktop_sequences(title: str, body: str, *, in_tmux: bool) -> str:
-    """OSC 9 and OSC 777 notifications of `title` and `body` (wrapped for tmux if asked)."""
+    """OSC 9, OSC 777 and OSC 99 notifications of `title` and `body` (wrapped for tmux if
+    asked)."""
     title, body = _safe(title, 60), _safe(body, MAX_DESKTOP_CHARS)
-    sequences = [f"\x1b]9;{title}: {body}\x07", f"\x1b]777;notify;{title};{body}\x07"]
+    sequences = [
+        f"\x1b]9;{title}: {body}\x07",
+        f"\x1b]777;notify;{title};{body}\x07",
+        f"\x1b]99;;{title}: {body}\x1b\\",
+    ]
     if in_tmux:
         # tmux passes a DCS "tmux;" payload through with every ESC doubled.
         sequences = [f"\x1bPtmux;{seq.replace(chr(27), chr(27) * 2)}\x1b\\" for seq in sequences]
