@@ -102,6 +102,19 @@ def app_config_dir(env: Environ | None = None) -> Path | None:
     return base / "nf-runs" if base else None
 
 
+def app_cache_dir(env: Environ | None = None) -> Path | None:
+    """The platform's cache directory for nf-runs (None without a home directory)."""
+    environ = os.environ if env is None else env
+    home = home_dir(environ)
+    if sys.platform == "win32":
+        base = env_dir("LOCALAPPDATA", environ) or (home / "AppData" / "Local" if home else None)
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Caches" if home else None
+    else:
+        base = env_dir("XDG_CACHE_HOME", environ) or (home / ".cache" if home else None)
+    return base / "nf-runs" if base else None
+
+
 def app_config_path(env: Environ | None = None) -> Path | None:
     folder = app_config_dir(env)
     return folder / "config.json" if folder else None

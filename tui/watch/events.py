@@ -14,8 +14,9 @@ from ..api.errors import NorthflankError
 from ..api.models import Job, JobRun, Page, Project
 from .store import StoreChange
 
-if TYPE_CHECKING:  # board.py imports JobKey from here
+if TYPE_CHECKING:  # board.py and index_snapshot.py import JobKey from here
     from .board import JobSummary
+    from .index_snapshot import IndexSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ class ActionDone:
     error: NorthflankError | None = None
 
 
-TaskKind = Literal["poll", "more", "projects", "jobs", "start", "abort", "board"]
+TaskKind = Literal["poll", "more", "projects", "jobs", "start", "abort", "board", "index"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,23 @@ class BoardChanged:
     per_hour: int
 
 
+@dataclass(frozen=True, slots=True)
+class IndexChanged:
+    """The global job index: loaded from the cache, or a walk began, progressed or ended.
+
+    `complete`: the last listing covered every project and job (no failure, no cap);
+    `fresh`: complete and younger than the TTL; `refreshing`: a walk is under way;
+    `problem`: one line (a cache ignored, a project that failed, a cap), "" when all is well.
+    """
+
+    index: IndexSnapshot
+    complete: bool
+    fresh: bool
+    refreshing: bool
+    problem: str = ""
+
+
 Event = (
     FeedChanged | RunsFailed | AccessLost | ProjectsLoaded | JobsLoaded | CatalogFailed
-    | ActionDone | EngineCrashed | BoardChanged
+    | ActionDone | EngineCrashed | BoardChanged | IndexChanged
 )

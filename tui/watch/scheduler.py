@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 from ..api.client import NorthflankClient
 from ..api.errors import BudgetExhaustedError, NorthflankError, UnauthorizedError
@@ -38,6 +40,7 @@ from .events import (
     TaskKind,
 )
 from .feed import FATAL, PERMANENT, JobFeed
+from .job_index import INDEX_SHARE, INDEX_TTL, JobIndex
 from .planner import BoardPlanner, Look, board_per_hour
 
 Subscriber = Callable[[Event], None]
@@ -49,6 +52,10 @@ MIN_HOLD = 1.0
 # means the process was stopped or the machine slept: every feed polls once now.
 TICK = 1.0
 SUSPEND_DRIFT = 5.0
+# A step of the job index walk waits for this many requests to be free besides its own (the
+# page the user asks for goes first), re-checking every INDEX_HOLD seconds at the most.
+INDEX_RESERVE = 2
+INDEX_HOLD = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,7 @@ class Scheduler:
         self._last_wall = self.clock.wall()
         self._closed = False
         self.board: BoardWatch | None = None
+        self.index: JobIndex | None = None
 
     @property
     def budget(self) -> RateLimitBudget:
@@ -229,6 +237,74 @@ class Scheduler:
         if due is not None:
             dues.append(max(due, now))
 
+    # ----- the job index ---------------------------------------------------------------------
+
+    def open_index(
+        self, *, cache_dir: Path | None = None, ttl: float = INDEX_TTL, persist: bool = True,
+        page_size: int | None = None,
+    ) -> JobIndex:
+        """Open the global job index (once): the cache is read and told at once as an
+        `IndexChanged`; a walk starts in the background when it is stale or missing. `cache_dir`
+        None is the user's cache directory; `persist` False keeps it in memory only."""
+        if self.index is None:
+            options = {} if page_size is None else {"page_size": page_size}
+            index = self.index = JobIndex.for_client(
+                self.client, cache_dir, persist=persist, ttl=ttl, **options)
+            index.load()
+            self._emit([index.changed(self.clock.wall())])
+            self.wake()
+        return self.index
+
+    def refresh_index(self, *, force: bool = False) -> bool:
+        """Walk the index now if it is stale (or `force`); False if a walk is under way or
+        there is nothing to do."""
+        index = self.index
+        if index is None or index.walking:
+            return False
+        if force:
+            index.force()
+        self.wake()
+        return index.due_in(self.clock.wall()) == 0
+
+    def close_index(self) -> None:
+        self.index = None
+        task = self._tasks.pop(_TaskKey("index", None), None)
+        if task is not None:
+            task.cancel()
+
+    def _start_index(self, now: float, dues: list[float]) -> None:
+        index, key = self.index, _TaskKey("index", None)
+        if index is None or key in self._tasks:
+            return  # one step at a time: its end wakes the loop
+        wall = self.clock.wall()
+        if not index.walking:
+            wait = index.due_in(wall) or 0.0
+            if wait > 0:
+                dues.append(now + wait)
+                return
+            self._emit([index.begin_walk(wall)])
+        # Within its own part of the share, and only with room left for the user's requests.
+        budget = self.budget
+        share = budget.share_limit()
+        reserve = INDEX_RESERVE if share > 10 * INDEX_RESERVE else 0
+        free = budget.admittable() - sum(self._reserved.values())
+        wait = max(index.held_for(now), index.spend_wait(
+            now, max(1, math.floor(share * INDEX_SHARE)), max(1, budget.burst_limit() // 2)))
+        if wait <= 0 and free < 1 + reserve:
+            wait = max(budget.admit_wait(), INDEX_HOLD)
+        if wait > 0:
+            dues.append(now + wait)
+        elif len(self._tasks) < MAX_IN_FLIGHT:
+            self._launch(key, partial(self._index_step, index), None)
+
+    async def _index_step(self, index: JobIndex) -> list[Event]:
+        try:
+            events: list[Event] = list(await index.step(self.client, self.clock))
+        except BaseException:
+            index.abandon(self.clock.wall())  # a bug or a cancel: never "walking" forever
+            raise
+        return events if self.index is index else []
+
     # ----- one-shot calls --------------------------------------------------------------------
 
     def load_projects(self, cursor: str | None = None) -> None:
@@ -346,6 +422,7 @@ class Scheduler:
                 self._launch(key, partial(feed.poll, self.client, extra), feed)
         dues = [due for feed in self.feeds.values() if (due := feed.next_due()) is not None]
         self._start_board(now, dues)
+        self._start_index(now, dues)
         if self._queued:
             dues.append(now)
         return None if not dues else max(0.0, min(dues) - now)
