@@ -158,3 +158,38 @@ async def test_a_new_failure_is_told_and_counted_until_looked_at(board_sim: Simu
         await state.pilot.press("enter")
         await state.wait(lambda: state.app.notices.unread_count == 0, "the news read")
         assert "new" not in state.title()
+
+
+async def test_the_picker_filter_and_the_palette_find_jobs_of_projects_never_expanded(
+    board_sim: Simulator,
+) -> None:
+    """Typing "ingest" right after the start finds the job in a project nobody opened: the
+    global job index lists every project's jobs."""
+    app = NfRunsApp(make_client(board_sim),
+                    AppOptions(host_label="sim.test", tick=0.2, tty_check=0),
+                    now=board_sim.world.now)
+    async with harness.run_board(app, (120, 40), lambda pilot, errors: Board(
+            app, pilot, board_sim, errors), wait_first_page=False) as state:
+        scheduler = app.scheduler
+        assert scheduler is not None
+        await state.wait(lambda: scheduler.index is not None
+                         and len(scheduler.index.snapshot()) == JOBS_ON_BOARD, "the index")
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        picker = main.picker
+        assert picker.find_job("data", "ingest-clicks") is not None  # (known from the index)
+        box = picker.query_one("#job-filter")
+        box.focus()
+        await state.pilot.press(*"ingest")
+
+        def leaves() -> list[str]:
+            return [leaf.label.plain for node in picker.job_tree.root.children
+                    for leaf in node.children]
+
+        await state.wait(lambda: any("Ingest clickstream" in label for label in leaves()),
+                         "the job under its project")
+        from tui.commands import JobCommands
+
+        labels = [label for _, _, label in JobCommands(app.screen)._jobs()]
+        assert "Data pipelines / Ingest clickstream" in labels
+        assert len(labels) == JOBS_ON_BOARD

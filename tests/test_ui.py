@@ -38,6 +38,7 @@ from tui.screens.setup import SetupScreen
 from tui.simulator import Simulator, run_simulator
 from tui.simulator.world import NotFoundError
 from tui.widgets.run_list import RunList
+from tui.watch.job_index import INDEX_PAGE
 from tui.widgets.text_line import TextLine
 
 from . import harness
@@ -949,8 +950,14 @@ async def test_a_project_whose_jobs_fail_is_asked_again_only_when_the_user_asks(
     monkeypatch.setattr(sim.world, "jobs", jobs)
     path = "/v1/projects/broken/jobs"
 
-    def asked() -> int:
-        return sum(1 for _, target, _ in sim.requests if urlsplit(target).path == path)
+    def asked(index: bool = False) -> int:
+        """The picker's requests for the project's jobs (the global job index's, in pages
+        of INDEX_PAGE, with `index`)."""
+        return sum(
+            1 for _, target, _ in sim.requests if urlsplit(target).path == path
+            and (parse_qs(urlsplit(target).query).get("per_page") == [str(INDEX_PAGE)])
+            == index
+        )
 
     async with board(sim) as b:
         await b.idle()
@@ -979,3 +986,5 @@ async def test_a_project_whose_jobs_fail_is_asked_again_only_when_the_user_asks(
         for _ in range(30):
             await b.pilot.pause()
         assert asked() == 2
+        # The index asked once too, and waits minutes before it asks again.
+        assert asked(index=True) == 1

@@ -21,7 +21,7 @@ from textual.screen import Screen
 
 from .api.client import NorthflankClient
 from .api.ratelimit import RateLimitBudget
-from .board_jobs import BoardCatalog, start_board
+from .board_jobs import board_listed, start_board, sync_board
 from .commands import JobCommands
 from .config import MissingTokenError, resolve_settings
 from .crash import register_secret, terminal_restorer
@@ -34,7 +34,7 @@ from .screens.main import MainScreen
 from .screens.setup import SetupScreen
 from .terminal import TerminalWatchdog, terminal_fds
 from .watch.clock import Clock, SystemClock
-from .watch.events import BoardChanged, Event, JobKey
+from .watch.events import BoardChanged, Event, IndexChanged, JobKey
 from .watch.scheduler import Scheduler
 
 
@@ -79,7 +79,6 @@ class NfRunsApp(App[int]):
         self.setup_message = setup_message
         self._terminal_watchdog: TerminalWatchdog | None = None
         self.scheduler: Scheduler | None = None
-        self.board_catalog: BoardCatalog | None = None
         self.notices = BoardNotices(
             self, bell=self.options.bell, desktop=self.options.notify,
             write=self._write_terminal, environ=os.environ, on_unread=self._show_unread,
@@ -108,15 +107,30 @@ class NfRunsApp(App[int]):
         """Every screen in the stack hears the engine (the detail screen follows its run)."""
         if isinstance(event, BoardChanged):
             self.notices.follow(event)
-        elif self.board_catalog is not None and not self.board_catalog.done \
-                and self.board_catalog.follow(event) and self.is_screen_installed(self.BOARD):
-            board = self.get_screen(self.BOARD)
-            if isinstance(board, BoardScreen):
-                board.listed = True
+        elif isinstance(event, IndexChanged) and self.scheduler is not None \
+                and self.scheduler.board is not None:
+            sync_board(self.scheduler, event.index, self.options.project,
+                       complete=event.complete)
+            if self.is_screen_installed(self.BOARD):
+                board = self.get_screen(self.BOARD)
+                if isinstance(board, BoardScreen):
+                    board.listed = board.listed or board_listed(event)
+                    board.index_problem = event.problem
         for screen in self.screen_stack:
             screen.post_message(EngineMessage(event))
 
     # ----- the board ----------------------------------------------------------------------
+
+    def _open_index(self) -> None:
+        """List every project and job (from the disk cache when fresh): for the picker's
+        filter, the palette and the board. Then open the board if asked."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        cache_dir = self.options.cache_dir
+        scheduler.open_index(cache_dir=cache_dir, persist=cache_dir is not None)
+        if self.options.board:
+            self.action_board()
 
     def _write_terminal(self, data: str) -> None:
         if not self.is_headless and self._driver is not None:
@@ -193,8 +207,7 @@ class NfRunsApp(App[int]):
         if self.scheduler is not None:
             self.run_worker(self.scheduler.run(), name="engine", group="engine",
                             exit_on_error=False)
-            if self.options.board:
-                self.call_after_refresh(self.action_board)
+            self.call_after_refresh(self._open_index)
         loop = asyncio.get_running_loop()
         if self.options.tty_check > 0 and not self.is_headless:
             # A thread, not a timer: a write to a dead terminal can block the event loop.
@@ -297,7 +310,13 @@ def run_app(args: argparse.Namespace) -> int:
         except MissingTokenError as error:
             setup_message = str(error)
             host_label = "not connected"
+    cache_dir = None
+    if not args.demo:
+        from .config import app_cache_dir
+
+        cache_dir = app_cache_dir()  # (the demo's simulator is new each time: no cache)
     options = AppOptions(
+        cache_dir=cache_dir,
         host_label=host_label, project=project, job=job if project else None,
         refresh=args.refresh, read_only=args.read_only, bell=args.bell,
         board=args.board, notify=args.notify, grace=args.grace,

@@ -1,8 +1,8 @@
-"""Which jobs the board watches: every job of every project, or of `--project`.
+"""Which jobs the board watches: every job of the global index, or of `--project`.
 
-Started on the board's first use (`start_board`); the jobs come from the catalogue walk the
-engine does (pages of projects, then each project's pages of jobs, by cursor), and each page
-goes onto the board as it arrives.
+The index (tui.watch.job_index) lists every project and job once, cached on disk, and
+refreshes in the background; each `IndexChanged` is mirrored here onto the board: new jobs
+added, and once a listing is complete, jobs gone from it removed.
 """
 
 from __future__ import annotations
@@ -11,70 +11,43 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .options import AppOptions
-from .watch.events import CatalogFailed, Event, JobsLoaded, ProjectsLoaded
+from .watch.events import IndexChanged
+from .watch.index_snapshot import IndexSnapshot
 from .watch.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from .app import NfRunsApp
 
-# A runaway server (a cursor that never ends) stops here: the board's memory stays bounded.
-MAX_BOARD_PAGES = 200
 
-
-class BoardCatalog:
-    """Walks the catalogue once for the board and puts every job on it."""
-
-    def __init__(self, scheduler: Scheduler, options: AppOptions) -> None:
-        self._scheduler = scheduler
-        self._project = options.project
-        self._pending: set[str | None] = set()  # None: projects; else a project's jobs
-        self._pages = 0
-        self.done = False
-
-    def start(self) -> None:
-        if self._project:
-            self._ask(self._project)
-        else:
-            self._ask(None)
-
-    def _ask(self, project_id: str | None, cursor: str | None = None) -> None:
-        self._pages += 1
-        if self._pages > MAX_BOARD_PAGES:
-            return
-        self._pending.add(project_id)
-        if project_id is None:
-            self._scheduler.load_projects(cursor)
-        else:
-            self._scheduler.load_jobs(project_id, cursor)
-
-    def follow(self, event: Event) -> bool:
-        """Whether the board's list of jobs is complete after this event."""
-        if isinstance(event, ProjectsLoaded) and None in self._pending:
-            self._pending.discard(None)
-            for project in event.page.items:
-                self._ask(project.id)
-            if event.page.has_next_page and event.page.cursor:
-                self._ask(None, event.page.cursor)
-        elif isinstance(event, JobsLoaded) and event.project_id in self._pending:
-            self._pending.discard(event.project_id)
-            self._scheduler.watch_board(event.page.items)
-            if event.page.has_next_page and event.page.cursor:
-                self._ask(event.project_id, event.page.cursor)
-        elif isinstance(event, CatalogFailed) and event.project_id in self._pending:
-            # The picker and the status line say why; the board goes on with what it has.
-            self._pending.discard(event.project_id)
-        else:
-            return self.done
-        self.done = not self._pending
-        return self.done
-
-
-def start_board(app: NfRunsApp, scheduler: Scheduler, options: AppOptions) -> BoardCatalog:
-    """Open the board in the engine and start listing its jobs."""
+def start_board(app: NfRunsApp, scheduler: Scheduler, options: AppOptions) -> None:
+    """Open the board in the engine with the jobs the index knows now."""
     grace = timedelta(minutes=options.grace) if options.grace else None
     # The board's time is the app's: the server's clock (frozen in tests and screenshots).
     scheduler.watch_board((), grace=grace, wall=app.now)
-    catalog = BoardCatalog(scheduler, options)
-    app.board_catalog = catalog
-    catalog.start()
-    return catalog
+    index = scheduler.index
+    if index is not None:
+        sync_board(scheduler, index.snapshot(), options.project, complete=False)
+
+
+def sync_board(scheduler: Scheduler, snapshot: IndexSnapshot, project: str | None, *,
+               complete: bool) -> None:
+    """Put the index's jobs (of `project`, if given) on the board; with a complete listing,
+    take off the jobs it no longer has."""
+    board = scheduler.board
+    if board is None:
+        return
+    entries = [entry for entry in snapshot.entries
+               if project is None or entry.project.id == project]
+    wanted = {entry.key for entry in entries}
+    new = [entry.job for entry in entries if entry.key not in board]
+    if new:
+        scheduler.watch_board(new)
+    if complete:
+        for key in board.keys:
+            if key not in wanted:
+                board.remove(key)
+
+
+def board_listed(event: IndexChanged) -> bool:
+    """Whether the board has every job it will get from this listing."""
+    return event.complete or not event.refreshing

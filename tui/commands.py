@@ -1,4 +1,4 @@
-"""Command palette: "Jump to job …" for every job the picker has loaded."""
+"""Command palette: "Jump to job …" for every job of the global index (and the picker)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,23 @@ class JobCommands(Provider):
     """Jump to any loaded job by (fuzzy) name."""
 
     def _jobs(self) -> list[tuple[str, str, str]]:
+        """Every job of the global index (any project, expanded or not), then any the picker
+        loaded that the index does not list yet."""
         from .screens.main import MainScreen
 
+        found: dict[tuple[str, str], str] = {}
+        scheduler = getattr(self.app, "scheduler", None)
+        index = getattr(scheduler, "index", None)
+        if index is not None:
+            for entry in index.snapshot().entries:
+                found[(entry.project.id, entry.job.id)] = \
+                    f"{printable(entry.project.name)} / {printable(entry.job.name)}"
         for screen in self.app.screen_stack:
             if isinstance(screen, MainScreen):
-                return [
-                    (job.project_id, job.id, f"{printable(job.project_id)} / {printable(job.name)}")
-                    for job in screen.picker.known_jobs()
-                ]
-        return []
+                for job in screen.picker.known_jobs():
+                    found.setdefault((job.project_id, job.id),
+                                     f"{printable(job.project_id)} / {printable(job.name)}")
+        return [(project_id, job_id, label) for (project_id, job_id), label in found.items()]
 
     def _jump(self, project_id: str, job_id: str) -> None:
         from .screens.main import MainScreen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 # Each default is written once, here (the CLI, the engine and the budget read them).
 DEFAULT_REFRESH = 5.0  # seconds between polls of a job with active runs
@@ -26,5 +27,6 @@ class AppOptions:
     board: bool = False  # open on the status board
     notify: bool = False  # desktop notifications (OSC 9 / OSC 777) for the board's news
     grace: float | None = None  # minutes a cron run may be late; None: each schedule's own
+    cache_dir: Path | None = None  # where the job index is cached; None: in memory only
     tick: float = 1.0
     tty_check: float = 1.0  # seconds between checks that the terminal is still there

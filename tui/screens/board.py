@@ -84,6 +84,7 @@ class BoardScreen(Screen[None]):
         self._state_filter = "all"
         self._text_filter = ""
         self.listed = False  # every job the board watches has been listed
+        self.index_problem = ""  # why the listing of jobs is not complete, if it is not
         self._ticks = 0
 
     # ----- layout --------------------------------------------------------------------------
@@ -181,6 +182,8 @@ class BoardScreen(Screen[None]):
     def _show_status(self) -> None:
         board = self.scheduler.board
         parts = [f"{len(self._rows)} jobs"]
+        if self.index_problem:
+            parts.append(f"\u26a0 {printable(self.index_problem)[:80]}")
         if board is not None:
             planner = board.planner
             parts.append(f"board: {planner.spent_last_hour()} of {planner.per_hour} "

@@ -25,6 +25,7 @@ from ..watch.events import (
     CatalogFailed,
     EngineCrashed,
     FeedChanged,
+    IndexChanged,
     JobKey,
     JobsLoaded,
     ProjectsLoaded,
@@ -118,6 +119,11 @@ class JobScreen(Screen[None]):
         elif isinstance(event, RunsFailed):
             if event.key == self.key:
                 self.run_actions.runs_failed(event)
+        elif isinstance(event, IndexChanged):
+            self.picker.set_index(event.index)
+            if self.key is not None and self.job is None:
+                self.job = self.picker.find_job(self.key.project_id, self.key.job_id)
+                self._update_title()
         elif isinstance(event, ProjectsLoaded):
             self._projects_loaded(event)
         elif isinstance(event, JobsLoaded):

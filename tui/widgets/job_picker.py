@@ -17,6 +17,8 @@ from textual.widgets.tree import TreeNode
 
 from ..api.models import Job, Page, Project
 from ..formatting import printable
+from ..watch.events import JobKey
+from ..watch.index_snapshot import IndexSnapshot
 from .safe_input import SafeInput
 
 NodeKind = Literal["project", "job", "more", "note"]
@@ -88,6 +90,9 @@ class JobPicker(Vertical):
         self._expanded: set[str] = set()
         self._filter = ""
         self._current: tuple[str, str] | None = None
+        # Every project and job, listed once (tui.watch.job_index): the filter finds jobs in
+        # projects never expanded.
+        self._index: IndexSnapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield SafeInput(placeholder="filter jobs…", id="job-filter")
@@ -159,6 +164,12 @@ class JobPicker(Vertical):
             self.post_message(self.ProjectOpened(project_id))
         self._rebuild()
 
+    def set_index(self, index: IndexSnapshot) -> None:
+        """The global job index changed: a filter in force searches it too."""
+        self._index = index
+        if self._filter:
+            self._rebuild()
+
     def known_jobs(self) -> list[Job]:
         return [job for state in self._projects.values() for job in state.jobs]
 
@@ -168,9 +179,27 @@ class JobPicker(Vertical):
 
     def find_job(self, project_id: str, job_id: str) -> Job | None:
         state = self._projects.get(project_id)
-        if state is None:
-            return None
-        return next((job for job in state.jobs if job.id == job_id), None)
+        found = None if state is None else next(
+            (job for job in state.jobs if job.id == job_id), None)
+        if found is None and self._index is not None:
+            entry = self._index.job(JobKey(project_id, job_id))
+            found = entry.job if entry is not None else None
+        return found
+
+    def _jobs_of(self, project_id: str, state: _ProjectState) -> list[Job]:
+        """A project's jobs: as loaded, or (filtering, not expanded yet) from the index."""
+        if state.loaded or not self._filter or self._index is None:
+            return state.jobs
+        return [entry.job for entry in self._index.jobs_of(project_id)]
+
+    def _shown_projects(self) -> dict[str, _ProjectState]:
+        """The projects in the tree: those loaded, and while filtering the index's others."""
+        if not self._filter or self._index is None:
+            return self._projects
+        shown = dict(self._projects)
+        for project in self._index.projects:
+            shown.setdefault(project.id, _ProjectState(project))
+        return shown
 
     @property
     def first_project_id(self) -> str | None:
@@ -210,11 +239,11 @@ class JobPicker(Vertical):
                                NodeData("note"))
         elif not self._projects_loaded:
             tree.root.add_leaf(Text("loading projects…", note), NodeData("note"))
-        for project_id, state in self._projects.items():
+        for project_id, state in self._shown_projects().items():
             project_match = not self._filter or self._matches(state.project.name) or \
                 self._matches(project_id)
             jobs = [
-                job for job in state.jobs
+                job for job in self._jobs_of(project_id, state)
                 if project_match or self._matches(job.name) or self._matches(job.id)
             ]
             if self._filter and not project_match and not jobs:
