@@ -37,8 +37,8 @@ from tui.screens.main import MainScreen
 from tui.screens.setup import SetupScreen
 from tui.simulator import Simulator, run_simulator
 from tui.simulator.world import NotFoundError
-from tui.widgets.run_list import RunList
 from tui.watch.job_index import INDEX_PAGE
+from tui.widgets.run_list import RunList
 from tui.widgets.text_line import TextLine
 
 from . import harness
