@@ -193,3 +193,23 @@ async def test_the_picker_filter_and_the_palette_find_jobs_of_projects_never_exp
         labels = [label for _, _, label in JobCommands(app.screen)._jobs()]
         assert "Data pipelines / Ingest clickstream" in labels
         assert len(labels) == JOBS_ON_BOARD
+
+
+async def test_board_over_one_project(board_sim: Simulator) -> None:
+    app = NfRunsApp(make_client(board_sim),
+                    AppOptions(host_label="sim.test", board=True, project="platform", tick=0.2,
+                               tty_check=0),
+                    now=board_sim.world.now)
+    async with harness.run_board(app, (200, 60), lambda pilot, errors: Board(
+            app, pilot, board_sim, errors), wait_first_page=False) as state:
+        await state.wait(lambda: isinstance(app.screen, BoardScreen)
+                         and len(state.table.rows) > 0
+                         and all(row.looked_at is not None for row in state.table.rows),
+                         "the platform project's jobs looked at")
+        await state.wait(lambda: app.scheduler is not None and app.scheduler.index is not None
+                         and not app.scheduler.index.walking, "the index listed")
+        await state.pilot.pause()
+        keys = {row.key for row in state.table.rows}
+        assert keys and {key.project_id for key in keys} == {"platform"}
+        expected = {item["id"] for item in board_sim.world.jobs("platform")}
+        assert {key.job_id for key in keys} == expected

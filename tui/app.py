@@ -173,8 +173,6 @@ class NfRunsApp(App[int]):
         if isinstance(main, MainScreen):
             main.open_job(message.key.project_id, message.key.job_id)
             main.run_list.focus()
-        if self.scheduler is not None:
-            self.scheduler.focus_board(message.key)
 
     @on(MarkRead)
     def _mark_read(self) -> None:

@@ -84,6 +84,7 @@ class JobScreen(Screen[None]):
         if self.feed is not None:
             self.scheduler.unwatch(self.feed.key)
         self.feed = self.scheduler.watch(key)
+        self.scheduler.focus_board(key)  # the board, if open, looks at this job first
         self.job = self.picker.find_job(project_id, job_id)
         self._auto_open_first = False
         self.run_list.show_store(self.feed.store)
