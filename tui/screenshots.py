@@ -58,6 +58,9 @@ async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
         main = app.screen_stack[0] if app.screen_stack else None
         if app.scheduler is None or app.scheduler.busy:
             return False
+        index = app.scheduler.index
+        if index is not None and index.walking:
+            return False  # the job index's walk: its requests count in the status line
         if any(worker.is_running for worker in app.workers if worker.group != "engine"):
             return False
         if not isinstance(main, MainScreen) or main.key is None:

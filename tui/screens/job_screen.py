@@ -122,6 +122,7 @@ class JobScreen(Screen[None]):
                 self.run_actions.runs_failed(event)
         elif isinstance(event, IndexChanged):
             self.picker.set_index(event.index)
+            self._refresh_status()  # (its requests count in the API figure)
             if self.key is not None and self.job is None:
                 self.job = self.picker.find_job(self.key.project_id, self.key.job_id)
                 self._update_title()
