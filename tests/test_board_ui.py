@@ -21,7 +21,7 @@ from tui.screens.main import MainScreen
 from tui.simulator import Simulator, run_simulator
 from tui.watch.board import BoardState
 from tui.watch.events import JobKey
-from tui.widgets.board_cells import board_layout
+from tui.widgets.board_cells import Column, board_layout
 from tui.widgets.board_table import BoardTable
 
 from . import harness
@@ -99,7 +99,8 @@ async def test_the_board_fits_80x24(board_sim: Simulator) -> None:
         lines = state.table.visible_text()
         assert lines and all(len(line) <= 80 for line in lines)
         layout = board_layout(state.table.scrollable_content_region.width)
-        assert layout.name >= 16 and len(layout.columns) >= 3
+        assert layout.name >= 15 and len(layout.columns) >= 4
+        assert layout.has(Column.NEXT) and layout.has(Column.DURATION)
         assert state.table.size.height < 24
 
 

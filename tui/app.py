@@ -186,7 +186,7 @@ class NfRunsApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen("Board" if isinstance(self.screen, BoardScreen) else None))
 
     async def on_unmount(self) -> None:
         if self.scheduler is not None:

@@ -53,11 +53,13 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
 ]
 
 
-def help_table() -> Table:
+def help_table(first: str | None = None) -> Table:
+    """Every key, by section; the `first` section (the screen the help was opened on) on top."""
     table = Table.grid(padding=(0, 2))
     table.add_column(no_wrap=True, style="bold")
     table.add_column()
-    for title, _, keys in KEYS:
+    sections = sorted(KEYS, key=lambda section: section[0] != first)
+    for title, _, keys in sections:
         table.add_row(Text(title, style="underline"), "")
         for key, what in keys:
             table.add_row(key, what)
@@ -84,10 +86,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close"),
     ]
 
+    def __init__(self, first: str | None = None) -> None:
+        super().__init__()
+        self._first = first
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static(Text("nf-runs keys"), id="help-title")
-            yield Static(help_table(), id="help-keys")
+            yield Static(help_table(self._first), id="help-keys")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

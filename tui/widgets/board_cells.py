@@ -33,7 +33,7 @@ __all__ = [
 ELLIPSIS = "\u2026"
 MARGIN = 2  # the unread mark and a space
 GAP = 1
-MIN_NAME = 16
+MIN_NAME = 15
 MAX_NAME = 40  # past this the name column stops growing: the other columns spread instead
 
 
@@ -54,7 +54,7 @@ class Column(str, enum.Enum):
 
 # (title, least width, full width) of each optional column.
 _COLUMNS: dict[Column, tuple[str, int, int]] = {
-    Column.SCHEDULE: ("Schedule", 16, 30),
+    Column.SCHEDULE: ("Schedule", 14, 30),
     Column.LATEST: ("Last run", 10, 10),
     Column.STARTED: ("Started", 8, 8),
     Column.DURATION: ("Duration", 11, 11),
