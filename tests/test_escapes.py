@@ -245,7 +245,10 @@ async def test_every_screen_with_hostile_text_everywhere(
         assert b.app._clipboard == ""
         assert clipboard_writes(b.driver_writes) == []
 
-        # The logs failing with a hostile error message.
+        # The logs failing with a hostile error message (once the job index's walk at the
+        # start is over: the queued fault is for the logs' request).
+        index = b.main.scheduler.index
+        await b.wait(lambda: index is None or not index.walking, "the job index")
         sim.faults.queue("500", message=HOSTILE_TEXT)
         await b.press("l")
         await b.wait(lambda: "cannot load" in str(detail.query_one("#logs-title").render()),
@@ -360,7 +363,9 @@ async def test_error_toasts_from_the_main_screen(
         await b.wait(lambda: not main.scheduler.busy and main.feed is not None
                      and main.feed.last_good is not None
                      and main.picker.find_job(main.feed.key.project_id, main.feed.key.job_id)
-                     is not None, "the first poll and the picker's jobs")
+                     is not None and (main.scheduler.index is None
+                                      or not main.scheduler.index.walking),
+                     "the first poll, the picker's jobs and the job index")
         hostile_sim.faults.queue(kind, message=HOSTILE_TEXT)
         await b.press(*keys)
         await b.wait(lambda: any(n.title == title for n in b.app._notifications),
