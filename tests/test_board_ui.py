@@ -214,3 +214,20 @@ async def test_board_over_one_project(board_sim: Simulator) -> None:
         assert keys and {key.project_id for key in keys} == {"platform"}
         expected = {item["id"] for item in board_sim.world.jobs("platform")}
         assert {key.job_id for key in keys} == expected
+
+
+async def test_without_colour_failures_are_the_loudest(
+    board_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with board_app(board_sim, size=(120, 40)) as state:
+        table = state.table
+        failing = table.get_component_rich_style("board--failing")
+        fine = table.get_component_rich_style("board--fine")
+        assert failing.reverse and failing.bold and not fine.reverse
+        await state.pilot.press("enter")
+        await state.wait(lambda: isinstance(state.app.screen, MainScreen), "the run list")
+        run_list = state.app.screen.query_one("RunList")
+        failed = run_list.get_component_rich_style("run-list--failed")
+        success = run_list.get_component_rich_style("run-list--success")
+        assert failed.reverse and failed.bold and not success.reverse
