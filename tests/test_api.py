@@ -922,3 +922,20 @@ async def test_a_capped_or_late_body_is_closed(pause: float) -> None:
             with pytest.raises(BadResponseError, match="answer too large"):
                 await client.list_projects()
     assert len(streams) == 1 and streams[0].closed
+
+
+async def test_server_time_never_goes_back_when_the_skew_estimate_moves() -> None:
+    """A slower answer lowers the skew estimate; the duration of a running run on screen must
+    not count down for it (it holds until the clock catches up). A large step back (the local
+    clock was set back) is taken as it is."""
+    local = [datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)]
+    async with NorthflankClient("t", "http://127.0.0.1:9", wall_clock=lambda: local[0]) as api:
+        api.skew.observe("Mon, 01 Jun 2026 12:00:03 GMT", local[0])
+        ahead = api.server_now()
+        api.skew._samples.clear()  # the estimate moves back by 3 s
+        api.skew.observe("Mon, 01 Jun 2026 12:00:00 GMT", local[0])
+        assert api.server_now() == ahead  # held, not 3 s back
+        local[0] += timedelta(seconds=5)
+        assert api.server_now() == local[0]  # the clock caught up: moving again
+        local[0] -= timedelta(hours=1)
+        assert api.server_now() == local[0]  # a big step back is not held for an hour

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -60,6 +60,9 @@ REQUEST_DEADLINE = 30.0
 MAX_RETRY_WAIT = 30.0
 # Empty pages in a row that each claim a next page, before a walk gives up.
 MAX_EMPTY_PAGES = 3
+# The server time holds (rather than going back) for a step back up to this; a larger one
+# (the local clock was set back) is taken as it is.
+MAX_HOLD_BACK = timedelta(minutes=5)
 # Jobs of one project that `list_all_jobs` keeps: memory stays bounded whatever a server says.
 MAX_LISTED_JOBS = 2000
 
@@ -156,6 +159,7 @@ class NorthflankClient:
         self.team = team
         self.budget = budget or RateLimitBudget()
         self.skew = ClockSkew()
+        self._last_server_now: datetime | None = None
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -196,9 +200,16 @@ class NorthflankClient:
     def server_now(self) -> datetime:
         """The current time on the server's clock (local clock corrected by the skew).
 
-        Never raises: a skew beyond a day is ignored (see `clock_warning`).
+        Never raises: a skew beyond a day is ignored (see `clock_warning`). Never goes back:
+        when the skew estimate moves the other way (a slower answer), the time holds until
+        the clock catches up, so a running duration on screen never counts down.
         """
-        return self.skew.server_now(self._wall_clock())
+        now = self.skew.server_now(self._wall_clock())
+        last = self._last_server_now
+        if last is not None and now < last and last - now < MAX_HOLD_BACK:
+            return last
+        self._last_server_now = now
+        return now
 
     @property
     def clock_warning(self) -> str | None:
