@@ -231,3 +231,30 @@ async def test_without_colour_failures_are_the_loudest(
         failed = run_list.get_component_rich_style("run-list--failed")
         success = run_list.get_component_rich_style("run-list--success")
         assert failed.reverse and failed.bold and not success.reverse
+
+
+async def test_picker_filter_escape_clears_and_enter_opens_the_single_match(
+    board_sim: Simulator,
+) -> None:
+    app = NfRunsApp(make_client(board_sim),
+                    AppOptions(host_label="sim.test", tick=0.2, tty_check=0),
+                    now=board_sim.world.now)
+    async with harness.run_board(app, (120, 40), lambda pilot, errors: Board(
+            app, pilot, board_sim, errors), wait_first_page=False) as state:
+        scheduler = app.scheduler
+        assert scheduler is not None
+        await state.wait(lambda: scheduler.index is not None
+                         and len(scheduler.index.snapshot()) == JOBS_ON_BOARD, "the index")
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        picker = main.picker
+        box = picker.query_one("#job-filter")
+        box.focus()
+        await state.pilot.press(*"rotate")
+        await state.wait(lambda: len(picker.matching_jobs()) == 2, "two matches")
+        await state.pilot.press("escape")
+        await state.wait(lambda: picker.job_tree.has_focus, "the tree focused")
+        assert box.value == "" and len(picker.matching_jobs()) != 2
+        box.focus()
+        await state.pilot.press(*"clickstream", "enter")
+        await state.wait(lambda: main.key == JobKey("data", "ingest-clicks"), "the job opened")

@@ -53,6 +53,19 @@ class JobTree(Tree[NodeData]):
     ]
 
 
+class _FilterInput(SafeInput):
+    """The picker's filter: Esc clears it (and hands the keys to the tree)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def action_clear_filter(self) -> None:
+        picker = next((node for node in self.ancestors if isinstance(node, JobPicker)), None)
+        if picker is not None:
+            picker.clear_filter()
+
+
 class JobPicker(Vertical):
     """Projects, then jobs. Posts `JobChosen`, `ProjectOpened` and `MoreWanted`."""
 
@@ -95,7 +108,8 @@ class JobPicker(Vertical):
         self._index: IndexSnapshot | None = None
 
     def compose(self) -> ComposeResult:
-        yield SafeInput(placeholder="filter jobs…", id="job-filter")
+        yield _FilterInput(placeholder="filter jobs…  (Enter opens a single match)",
+                           id="job-filter")
         tree = JobTree("projects", id="job-tree")
         tree.show_root = False
         tree.guide_depth = 2
@@ -290,6 +304,28 @@ class JobPicker(Vertical):
 
     @on(Input.Submitted, "#job-filter")
     def _filter_submitted(self) -> None:
+        """Enter in the filter: the one job that matches opens; else to the tree."""
+        matches = self.matching_jobs()
+        if self._filter and len(matches) == 1:
+            self.post_message(self.JobChosen(matches[0]))
+        self.job_tree.focus()
+
+    def matching_jobs(self) -> list[Job]:
+        """The jobs the tree shows under the filter in force."""
+        return [node.data.job for node in self._job_nodes() if node.data is not None
+                and node.data.job is not None]
+
+    def _job_nodes(self) -> list[TreeNode[NodeData]]:
+        return [leaf for node in self.job_tree.root.children for leaf in node.children
+                if leaf.data is not None and leaf.data.kind == "job"]
+
+    def clear_filter(self) -> None:
+        """Esc in the filter: the text goes, the whole tree is back, the tree has the keys."""
+        box = self.query_one("#job-filter", Input)
+        if box.value:
+            box.value = ""  # (Input.Changed rebuilds the tree)
+        self._filter = ""
+        self._rebuild()
         self.job_tree.focus()
 
     @on(Tree.NodeExpanded)
