@@ -124,7 +124,8 @@ def _subcommand_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """Options every command takes, before or after its own arguments.
+    """Options of the dashboard and every command that calls the API (not `simulate`),
+    before or after the command's own arguments.
 
     The subcommands' copies default to SUPPRESS so that a value given before the subcommand
     is not overwritten by the subparser's default.
