@@ -1,4 +1,5 @@
-"""The `nf-runs` command: the dashboard, `nf-runs simulate` and `nf-runs runs`.
+"""The `nf-runs` command: the dashboard, `nf-runs simulate`, `runs`, and (tui.cli_commands,
+tui.cli_watch) `projects`, `jobs` and `watch`.
 
 Whatever happens, the command ends with an exit status and at most a line or two on stderr:
 bad settings exit 2 with the reason, API errors exit 1, Ctrl-C exits 130, a closed pipe
@@ -20,6 +21,8 @@ from collections.abc import Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .cli_commands import OutputError as CommandOutputError
+from .cli_commands import add_commands, jobs_command, projects_command
 from .options import DEFAULT_BUDGET_PERCENT, DEFAULT_REFRESH
 
 if TYPE_CHECKING:
@@ -34,6 +37,17 @@ MAX_REFRESH = 24 * 3600.0  # seconds: --refresh above a day is surely a typo
 MAX_SPEED = 1e6  # simulated seconds per real second
 TERMINAL_SIZE_RANGE = range(1, 1001)  # COLUMNS/LINES outside this are ignored
 COLOR_SYSTEMS = ("auto", "standard", "256", "truecolor", "windows")  # TEXTUAL_COLOR_SYSTEM
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from .cli_watch import watch_command
+
+    return watch_command(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "projects": projects_command, "jobs": jobs_command, "watch": _watch,
+}
 
 
 class OutputError(Exception):
@@ -105,8 +119,13 @@ def _port(value: str) -> int:
     return number
 
 
+def _subcommand_options(parser: argparse.ArgumentParser) -> None:
+    _common_options(parser, suppress=True)
+
+
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """Options every command takes, before or after its own arguments.
+    """Options of the dashboard and every command that calls the API (not `simulate`),
+    before or after the command's own arguments.
 
     The subcommands' copies default to SUPPRESS so that a value given before the subcommand
     is not overwritten by the subparser's default.
@@ -156,10 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     simulate = sub.add_parser("simulate", help="serve the simulated Northflank API")
-    _common_options(simulate, suppress=True)
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=_port, default=8080)
-    simulate.add_argument("--seed", type=_whole, default=7, dest="sim_seed")
+    simulate.add_argument("--host", default="127.0.0.1",
+                          help="address to listen on (default 127.0.0.1)")
+    simulate.add_argument("--port", type=_port, default=8080,
+                          help="port to listen on (default 8080; 0: any free port)")
+    simulate.add_argument("--seed", type=_whole, default=7, dest="sim_seed", metavar="SEED",
+                          help="seed of the simulated world (default 7)")
     simulate.add_argument("--speed", type=_speed, default=1.0, dest="sim_speed",
                           help="simulated seconds per real second (default 1)")
     simulate.add_argument("--token", default=None, help="token the simulator accepts")
@@ -178,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how many runs (default 50, at least 1)")
     amount.add_argument("--all", action="store_true", help="every run, page by page")
     runs.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_commands(sub, _subcommand_options, _refresh, _percent)
     return parser
 
 
@@ -396,6 +418,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _simulate(args)
         if args.command == "runs":
             return _runs(args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
         return _dashboard(args)
     except MissingTokenError as error:
         _say(str(error))  # our own help text, several lines on purpose
@@ -403,7 +427,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except NorthflankError as error:
         _say(f"nf-runs: {printable(str(error))}")
         return EXIT_USAGE if isinstance(error, ConfigError) else 1
-    except OutputError as error:
+    except (OutputError, CommandOutputError) as error:
         _say(f"nf-runs: cannot write the output: {error}")
         return 1
 

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .api.client import DEFAULT_API_URL, check_base_url
+from .api.client import DEFAULT_API_URL, check_base_url, is_loopback
 from .api.errors import ConfigError
 from .sanitize import printable
 
@@ -259,7 +259,8 @@ def check_api_url(value: str, where: str) -> str:
         raise bad("is empty")
     if any(char.isspace() or not char.isprintable() for char in url):
         raise bad("contains a space or a control character")
-    if "://" not in url:
+    scheme_given = "://" in url
+    if not scheme_given:
         url = "https://" + url
     try:
         parts = urlsplit(url)
@@ -288,6 +289,17 @@ def check_api_url(value: str, where: str) -> str:
         labels = raw_host.removesuffix(".").split(".")
         if len(raw_host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
             raise bad(f"has an invalid host name ({printable(parts.hostname)[:80]})")
+    if not scheme_given and is_loopback(raw_host):
+        # A server on this machine may speak either (the simulator speaks http): guessing
+        # https would only end in "Cannot connect".
+        host = printable(url.split("://", 1)[1])[:200]
+        raise bad(f"has no scheme: write http://{host} (or https://{host})")
+    path = parts.path.rstrip("/")
+    if path:
+        base = printable(f"{parts.scheme}://{parts.netloc}")[:200]
+        if path.lower() == "/v1":
+            raise bad(f"ends in /v1: write {base} (nf-runs adds /v1 itself)")
+        raise bad(f"has a path ({printable(path)[:60]}): write {base}, without a path")
     return check_base_url(url)
 
 
