@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,3 +259,16 @@ async def test_picker_filter_escape_clears_and_enter_opens_the_single_match(
         box.focus()
         await state.pilot.press(*"clickstream", "enter")
         await state.wait(lambda: main.key == JobKey("data", "ingest-clicks"), "the job opened")
+
+
+async def test_the_palettes_screenshot_is_saved_and_says_where(
+    board_sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/Downloads: the working directory
+    monkeypatch.chdir(tmp_path)
+    async with board_app(board_sim, size=(80, 24)) as state:
+        state.app.action_screenshot()
+        saved = list(tmp_path.glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()
+        await state.wait(lambda: any(str(saved[0]) in n.message
+                                     for n in state.app._notifications), "the toast")

@@ -224,9 +224,9 @@ async def test_opens_on_project_and_job_with_the_first_page(sim: Simulator) -> N
         payments = screen.picker.job_tree.root.children[0]
         assert payments.is_expanded
         assert payments.children[0].label.plain.startswith("Settle ledger")
-        # The header names the host, project and job.
-        assert screen.sub_title == f"{HOST} · Payments / Settle ledger"
-        assert f"{HOST} · Payments / Settle ledger" in header_text(b)
+        # The header names the project and job, then the host (cut first when narrow).
+        assert screen.sub_title == f"Payments / Settle ledger · {HOST}"
+        assert f"Payments / Settle ledger · {HOST}" in header_text(b)
         assert b.run_list.has_focus
 
 
@@ -871,6 +871,8 @@ async def test_usable_at_80x24(sim: Simulator) -> None:
         screen = b.main
         rows = b.run_list.visible_text()
         assert len(rows) >= 15
+        # The header keeps the job's name whole; the host is what gets cut.
+        assert "Payments / Settle ledger" in header_text(b)
         badges(rows)
         assert all(len(row) <= 80 for row in rows)
         assert not screen.picker.display  # the runs take the width

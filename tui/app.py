@@ -33,6 +33,7 @@ from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.setup import SetupScreen
 from .terminal import TerminalWatchdog, terminal_fds
+from .toast import toast
 from .watch.clock import Clock, SystemClock
 from .watch.events import BoardChanged, Event, IndexChanged, JobKey
 from .watch.scheduler import Scheduler
@@ -183,6 +184,20 @@ class NfRunsApp(App[int]):
     def seen_job(self, key: JobKey) -> None:
         """The run list shows this job: its news is read."""
         self.notices.seen(key)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """The palette's "Screenshot": an SVG of the screen in ~/Downloads when there is one,
+        else in the working directory; the toast says where (or why not)."""
+        folder = Path(path) if path else Path.home() / "Downloads"
+        if not folder.is_dir():
+            folder = Path.cwd()
+        try:
+            saved = self.save_screenshot(filename, str(folder))
+        except OSError as error:
+            toast(self, f"Cannot save the screenshot in {folder}: {error.strerror or error}",
+                  title="Screenshot", severity="error")
+            return
+        toast(self, f"Saved to {saved}", title="Screenshot", timeout=6)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -106,9 +106,10 @@ class JobScreen(Screen[None]):
         project = self.picker.project(self.key.project_id)
         project_name = project.name if project else self.key.project_id
         job_name = self.job.name if self.job else self.key.job_id
+        # The job first: a narrow header cuts from the end, and the host matters least.
         self.sub_title = (
-            f"{printable(self.options.host_label)} · {printable(project_name)} / "
-            f"{printable(job_name)}"
+            f"{printable(project_name)} / {printable(job_name)} · "
+            f"{printable(self.options.host_label)}"
         )
 
     # ----- what the engine says -------------------------------------------------------------
