@@ -159,9 +159,13 @@ def _run(**overrides: object) -> JobRun:
     return JobRun(**fields)  # type: ignore[arg-type]
 
 
-def test_format_attempts() -> None:
-    assert format_attempts(_run()) == "1/6"
-    assert format_attempts(_run(completions=0, backoff_limit=0)) == "0/0"
+def test_format_attempts_says_which_try_of_how_many() -> None:
+    assert format_attempts(_run()) == "1 of 7"  # one try done; 6 retries allowed
+    assert format_attempts(_run(completions=0, backoff_limit=0)) == "1 of 1"
+    running = _run(completions=2, backoff_limit=6, active=True, concluded=False,
+                   status=RunStatus.RUNNING, raw_status="RUNNING")
+    assert format_attempts(running) == "3 of 7"  # the third try, under way
+    assert format_attempts(_run(completions=10**9, backoff_limit=10**9)) == "999+ of 999+"
 
 
 def test_printable_keeps_markup_and_shows_controls() -> None:

@@ -126,7 +126,7 @@ async def test_rows_header_and_footer() -> None:
         )
         await pilot.pause()
         lines = screen_lines(runs)
-        assert lines[0].split() == ["Status", "Run", "Started", "Duration", "Attempts"]
+        assert lines[0].split() == ["Status", "Run", "Started", "Duration", "Try"]
         assert lines[1].split() == [
             "\u25cf",
             "RUNNING",
@@ -136,7 +136,9 @@ async def test_rows_header_and_footer() -> None:
             "ago",
             "1m",
             "00s",
-            "1/3",
+            "2",  # Try: a running run with one try done is on its second, of 1 + 3 retries
+            "of",
+            "4",
         ]
         assert lines[2].startswith(" \u2714 SUCCESS")
         assert lines[3].startswith(" \u2718 FAILED")
@@ -158,7 +160,7 @@ async def test_long_names_are_cut_with_an_ellipsis() -> None:
         # Cut in the middle: the start and the distinguishing end both stay.
         assert "job-x" in rows[0] and "\u2026" in rows[0] and "x-first  " in rows[0]
         assert "x-other  " in rows[1]
-        assert all(row.endswith("1/3") for row in rows)
+        assert all(row.endswith(" of 4") for row in rows)
 
 
 async def test_narrow_terminal_drops_columns_not_the_name() -> None:
@@ -168,7 +170,7 @@ async def test_narrow_terminal_drops_columns_not_the_name() -> None:
         await pilot.pause()
         [row] = runs.visible_text()
         assert "nightly-0" in row
-        assert "ago" not in row and "1/3" not in row
+        assert "ago" not in row and " of 4" not in row
         assert "1m 05s" in row
 
 

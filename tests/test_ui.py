@@ -402,7 +402,7 @@ async def test_running_durations_use_the_server_clock() -> None:
             await b.idle()
             assert abs(client.skew.seconds + behind.total_seconds()) < 3, client.skew.seconds
             row = row_of(b, "live-run")
-            duration = re.search(r"(\S+)\s+\d+/\d+$", row)
+            duration = re.search(r"(\S+)\s+\d+ of \d+$", row)
             assert duration, row
             assert re.fullmatch(r"\d+s", duration.group(1)), row
             assert int(duration.group(1)[:-1]) < 10, row
@@ -410,7 +410,7 @@ async def test_running_durations_use_the_server_clock() -> None:
             # And it keeps counting on the server's clock.
             await b.pilot.pause(1.3)
             row = row_of(b, "live-run")
-            later = re.search(r"(\S+)\s+\d+/\d+$", row)
+            later = re.search(r"(\S+)\s+\d+ of \d+$", row)
             assert later and re.fullmatch(r"\d+s", later.group(1)), row
             assert int(later.group(1)[:-1]) < 10
 

@@ -217,6 +217,19 @@ def format_started(dt: datetime | None, now: datetime, mode: TimeMode) -> str:
     return format_relative(current - start)
 
 
+MAX_TRIES_SHOWN = 999  # a larger count from a server is shown as "999+"
+
+
+def _count(number: int) -> str:
+    return str(number) if number <= MAX_TRIES_SHOWN else f"{MAX_TRIES_SHOWN}+"
+
+
 def format_attempts(run: JobRun) -> str:
-    """Completions over the backoff limit, e.g. "1/6"."""
-    return f"{run.completions}/{run.backoff_limit}"
+    """Which try this is, of how many the job allows: "1 of 1", "2 of 7".
+
+    The API's `completions` counts the tries that concluded and `backoffLimit` the retries
+    allowed after the first, so a running run is on try completions + 1 of backoffLimit + 1.
+    """
+    tries = run.completions + 1 if run.is_active else max(run.completions, 1)
+    allowed = max(run.backoff_limit, 0) + 1
+    return f"{_count(tries)} of {_count(allowed)}"

@@ -44,7 +44,7 @@ _MARGIN = 1
 _GAP = 2
 _STARTED_WIDTH = 20  # "2026-11-29 12:05:02Z", "1 year, 2 months ago"
 _DURATION_WIDTH = 8  # "999d 23h"
-_ATTEMPTS_WIDTH = 8  # the "Attempts" title
+_ATTEMPTS_WIDTH = 12  # "999+ of 999+"
 _MIN_NAME_WIDTH = 12
 
 _STARTED_TITLES = {
@@ -242,7 +242,7 @@ class RowPainter:
                 cells.append(_fit(_STARTED_TITLES[mode], _STARTED_WIDTH))
             cells.append(_fit("Duration", _DURATION_WIDTH, right=True))
             if layout.attempts:
-                cells.append(_fit("Attempts", _ATTEMPTS_WIDTH, right=True))
+                cells.append(_fit("Try", _ATTEMPTS_WIDTH, right=True))
             text = cells[0] + (" " * _GAP).join(cells[1:])
             strip = Strip([Segment(text, style)]).adjust_cell_length(width, style)
             self.cache.set(key, strip)
