@@ -316,7 +316,7 @@ async def test_metrics_of_a_run_over_its_window(lsim: Simulator) -> None:
         assert memory.peak is not None and memory.peak.ts >= memory.points[-6].ts
         again = await client.get_run_metrics(P, J, run["id"], window)
         assert again == metrics  # deterministic
-    query = [path for _, path, _ in lsim.requests if "/metrics" in path][0]
+    query = next(path for _, path, _ in lsim.requests if "/metrics" in path)
     assert "queryType=range" in query and "metricTypes=cpu&metricTypes=memory" in query
     with pytest.raises(ValueError):
         await make_client(lsim).get_run_metrics(P, J, run["id"], window, ("gpu",))

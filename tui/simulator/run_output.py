@@ -84,8 +84,9 @@ def fixed_lines(run: RunFacts) -> list[tuple[float, str]]:
     span = end - start
 
     def at(offset: float, fraction: float) -> float:
-        # A concluded run's lines all fit inside it, however short it was.
-        return start + (min(offset, span * fraction) if concluded else offset)
+        # A run's lines all fit inside its planned span, however short it is; a line's
+        # time never changes once written (the tail sent it already).
+        return start + (min(offset, span * fraction) if math.isfinite(span) else offset)
 
     lines: list[tuple[float, str]] = [
         (at(0.125, 0.01), f"Starting container for job run {run.name}"),

@@ -46,7 +46,7 @@ BATCH_BYTES = 32_700  # the docs: a batch goes out when it reaches 32.7 kB or ev
 POLL_SECONDS = 0.05  # real seconds between looks at the socket and the simulated clock
 INIT_TIMEOUT = 10.0  # real seconds a client has to send its init message
 _LOG = logging.getLogger("nf-simulator.tail")
-_LOG.setLevel(logging.INFO)  # never log frames (the init carries the token)
+_LOG.setLevel(logging.WARNING)  # never log frames (the init carries the token)
 
 
 @dataclass(frozen=True, slots=True)
