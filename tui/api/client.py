@@ -10,6 +10,7 @@ budget and the clock-skew estimate.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -40,6 +41,18 @@ from .errors import (
 from .headers import ClockSkew, retry_after
 from .models import Job, JobDetails, JobRun, LogLine, Page, Project
 from .ratelimit import RateLimitBudget
+from .run_models import (
+    MAX_CONTAINERS,
+    MAX_LINE_LIMIT,
+    METRIC_TYPES,
+    Container,
+    ContainerPage,
+    LogPage,
+    LogWindow,
+    RunMetrics,
+    format_ms,
+    oldest_first,
+)
 from .urls import check_base_url, check_id, is_loopback, shown_id
 
 __all__ = [
@@ -157,6 +170,7 @@ class NorthflankClient:
                 "non-ASCII characters): check the token file or variable."
             )
         self.team = team
+        self._token = token  # for the log tail's init message only; never shown
         self.budget = budget or RateLimitBudget()
         self.skew = ClockSkew()
         self._last_server_now: datetime | None = None
@@ -433,22 +447,112 @@ class NorthflankClient:
         )
 
     async def get_run_logs(
-        self, project_id: str, job_id: str, run_id: str, line_limit: int = 200
+        self, project_id: str, job_id: str, run_id: str, line_limit: int = 200,
+        window: LogWindow | None = None,
     ) -> list[LogLine]:
-        """A run's last log lines (at most `line_limit`, even if more come), oldest first."""
-        path = self._job_path(project_id, job_id, "logs")
+        """A run's last log lines (at most `line_limit`, even if more come), oldest first.
+
+        Pass the run's `window` (`run_models.run_log_window`): without one the API answers
+        only the last ~30 minutes. For paging through a whole log see `logs.LogLoader`.
+        """
+        limit = max(0, min(line_limit, MAX_LINE_LIMIT))
+        params: dict[str, Any] = {"queryType": "range"}
+        params.update(self._window_params(window))
+        params.update({"runId": check_id("run", run_id), "lineLimit": limit,
+                       "direction": "backward"})
         body = await self._request(
-            "GET", path, f"logs of run {shown_id(run_id)}",
-            {"queryType": "range", "runId": check_id("run", run_id), "lineLimit": line_limit,
-             "direction": "backward"},
+            "GET", self._job_path(project_id, job_id, "logs"), f"logs of run {shown_id(run_id)}",
+            params,
         )
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
             raise BadResponseError("Unexpected API answer: logs are not a list.")
-        lines = [LogLine.from_json(item) for item in data[: max(0, line_limit)]]
-        epoch = datetime.min.replace(tzinfo=timezone.utc)
-        lines.sort(key=lambda line: line.ts or epoch)
-        return lines
+        return list(oldest_first([LogLine.from_json_lenient(item) for item in data[:limit]]))
+
+    @staticmethod
+    def _window_params(window: LogWindow | None) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if window is not None and window.start is not None:
+            params["startTime"] = format_ms(window.start)
+        if window is not None and window.end is not None:
+            params["endTime"] = format_ms(window.end)
+        return params
+
+    async def get_log_page(
+        self, project_id: str, job_id: str, run_id: str, window: LogWindow, *,
+        direction: str = "backward", line_limit: int = MAX_LINE_LIMIT,
+    ) -> LogPage:
+        """One range query over `window` (jobs-logs-metrics.md §3), parameters in the official
+        client's order. "backward" answers the newest lines of the window, "forward" the
+        oldest; either way the page's lines come oldest first."""
+        if direction not in ("forward", "backward"):
+            raise ValueError("direction must be forward or backward")
+        limit = max(1, min(line_limit, MAX_LINE_LIMIT))
+        params: dict[str, Any] = {"queryType": "range", **self._window_params(window),
+                                  "lineLimit": limit, "runId": check_id("run", run_id),
+                                  "direction": direction}
+        body = await self._request(
+            "GET", self._job_path(project_id, job_id, "logs"), f"logs of run {shown_id(run_id)}",
+            params,
+        )
+        return LogPage.from_json(body, limit)
+
+    async def get_run_containers(
+        self, project_id: str, job_id: str, run_id: str, per_page: int = 50,
+        cursor: str | None = None,
+    ) -> ContainerPage:
+        """One page of a run's containers (`GET …/containers?runId=`, §5)."""
+        params = {"runId": check_id("run", run_id), **self._page_params(per_page, cursor, None)}
+        body = await self._request(
+            "GET", self._job_path(project_id, job_id, "containers"),
+            f"containers of run {shown_id(run_id)}", params,
+        )
+        return ContainerPage.from_json(body, per_page)
+
+    async def list_run_containers(
+        self, project_id: str, job_id: str, run_id: str, limit: int = MAX_CONTAINERS
+    ) -> list[Container]:
+        """Every container of a run (at most `limit`), pages of 100 walked by cursor: one
+        request for any ordinary run."""
+        found: list[Container] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        while len(found) < limit:
+            page = await self.get_run_containers(project_id, job_id, run_id, 100, cursor)
+            found += page.containers[: limit - len(found)]
+            if not page.has_next_page or page.cursor is None or page.cursor in seen:
+                break
+            cursor = page.cursor
+            seen.add(cursor)
+        return found
+
+    async def get_run_metrics(
+        self, project_id: str, job_id: str, run_id: str, window: LogWindow,
+        metric_types: tuple[str, ...] = ("cpu", "memory"),
+    ) -> RunMetrics:
+        """A run's metrics over `window` (`queryType=range`, §6); the server picks the
+        resolution. Unknown metric types are refused before anything is sent."""
+        unknown = [metric for metric in metric_types if metric not in METRIC_TYPES]
+        if unknown or not metric_types:
+            raise ValueError(f"unknown metric types: {unknown}")
+        params: dict[str, Any] = {"queryType": "range", **self._window_params(window),
+                                  "metricTypes": list(metric_types),
+                                  "runId": check_id("run", run_id)}
+        body = await self._request(
+            "GET", self._job_path(project_id, job_id, "metrics"),
+            f"metrics of run {shown_id(run_id)}", params,
+        )
+        return RunMetrics.from_json(body, metric_types)
+
+    def log_tail_path(self, project_id: str, job_id: str) -> str:
+        """The path of a job's logs (checked ids), for the tail's WebSocket URL."""
+        return self._job_path(project_id, job_id, "logs")
+
+    def log_tail_init(self) -> str:
+        """The tail's first message (§4): the token goes here, never into the URL."""
+        return json.dumps(
+            {"type": "init", "data": {"auth": {"type": "apiToken", "apiToken": self._token}}}
+        )
 
 
 async def walk_pages(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -395,9 +396,35 @@ class JobRun:
         return max(end - self.started_at, timedelta(0))
 
 
+# One log line's text is kept up to this many characters (the rest is cut, saying how much):
+# a 4 MiB line would cost the viewer as much as thousands of ordinary ones.
+MAX_LOG_CHARS = 16_384
+# A container id (a pod name) is shown and sent back as a query value: longer is not one.
+MAX_CONTAINER_ID = 256
+
+
+def log_text(value: object) -> str:
+    """A line's `log` as text: a string as sent, null as "", anything else as compact JSON
+    (the API types it `any`); cut to MAX_LOG_CHARS."""
+    if value is None:
+        text = ""
+    elif isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        except (RecursionError, ValueError, TypeError):
+            text = f"(a log value that cannot be shown: {type(value).__name__})"
+    if len(text) > MAX_LOG_CHARS:
+        more = len(text) - MAX_LOG_CHARS
+        text = text[:MAX_LOG_CHARS] + f"… ({more} more characters cut)"
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One line of a run's logs."""
+    """One line of a run's logs. `log` is text whatever JSON type the API sent (see
+    `log_text`); `ts` is None when the line had no readable timestamp."""
 
     container_id: str
     log: str
@@ -405,12 +432,33 @@ class LogLine:
 
     @classmethod
     def from_json(cls, data: object) -> LogLine:
+        """Strict about the object and its `ts`; `log` of any type; a containerId that is
+        not a short string reads as "" (it only labels the line)."""
         fields = _Fields(data, "log line")
+        container = fields.data.get("containerId")
+        if not isinstance(container, str) or len(container) > MAX_CONTAINER_ID:
+            container = ""
         return cls(
-            container_id=fields.opt_text("containerId") or "",
-            log=fields.opt_text("log") or "",
+            container_id=container,
+            log=log_text(fields.data.get("log")),
             ts=fields.timestamp("ts"),
         )
+
+    @classmethod
+    def from_json_lenient(cls, data: object) -> LogLine:
+        """The line, or one saying why the API's item was unreadable (never raises): one bad
+        line does not cost the whole page."""
+        try:
+            return cls.from_json(data)
+        except BadResponseError as error:
+            if isinstance(data, Mapping):
+                return cls(container_id="", log=log_text(data.get("log")), ts=None)
+            return cls(container_id="", log=f"(unreadable log line: {error.message})", ts=None)
+
+    @property
+    def key(self) -> tuple[datetime | None, str, str]:
+        """What makes two lines the same line (for dropping repeats at page boundaries)."""
+        return (self.ts, self.container_id, self.log)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ from typing import Any, TextIO, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .faults import Fault, Faults
+from .run_output import container, metrics
+from .tail import serve_upgrade, tail_target
 from .world import JsonDict, NotFoundError, World
 
 DEFAULT_TOKEN = "nf-sim-token"
@@ -37,7 +39,11 @@ RATE_WINDOW = 3600.0  # simulated seconds; the quota window starts at its first 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 50
 DEFAULT_LINE_LIMIT = 100
-MAX_LINE_LIMIT = 10000
+MAX_LINE_LIMIT = 1000  # jobs-logs-metrics.md §3: lineLimit is at most 1000
+METRIC_TYPES = (
+    "cpu", "memory", "networkIngress", "networkEgress", "tcpConnectionsOpen", "diskUsage",
+    "requests", "http4xxResponses", "http5xxResponses", "bandwidth", "bandwidthVolume",
+)
 
 _INT = re.compile(r"^[0-9]{1,9}$")
 _JSON = "application/json"
@@ -256,6 +262,8 @@ class Simulator:
         self.errors: list[str] = []  # tracebacks of simulator bugs (answered 500); tests check
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._tails: set[socket.socket] = set()
+        self.tails_opened = 0  # WebSocket tails accepted so far (tests wait on it)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -339,6 +347,32 @@ class Simulator:
     def quota_remaining(self) -> int:
         return self._limiter.peek(self.world.now_ts()).remaining
 
+    # -- log tails (tail.py) ----------------------------------------------------------------
+
+    def tail_opened(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._tails.add(sock)
+            self.tails_opened += 1
+
+    def tail_closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._tails.discard(sock)
+
+    @property
+    def open_tails(self) -> int:
+        with self._lock:
+            return len(self._tails)
+
+    def drop_tails(self) -> int:
+        """Cut every open log tail without a close frame (a dropped connection, as clients
+        see it); returns how many."""
+        with self._lock:
+            tails = list(self._tails)
+        for sock in tails:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return len(tails)
+
     def _record(self, method: str, path: str) -> None:
         at = self.world.now()  # outside our lock: never hold both locks at once
         with self._lock:
@@ -415,11 +449,15 @@ class Simulator:
         return handler(method, rest, query, body)
 
     def _match(self, rest: list[str]) -> tuple[_RouteHandler | None, tuple[str, ...]]:
+        if rest == ["login"]:
+            return self._login, ("GET",)
         if rest[0] != "projects":
             return None, ()
         shape = len(rest)
         if shape == 1:
             return self._list_projects, ("GET",)
+        if shape == 2:
+            return self._project, ("GET",)
         if shape == 3 and rest[2] == "jobs":
             return self._list_jobs, ("GET",)
         if shape == 4 and rest[2] == "jobs":
@@ -430,7 +468,23 @@ class Simulator:
             return self._run, ("GET", "DELETE")
         if shape == 5 and rest[2] == "jobs" and rest[4] == "logs":
             return self._logs, ("GET",)
+        if shape == 5 and rest[2] == "jobs" and rest[4] == "containers":
+            return self._containers, ("GET",)
+        if shape == 5 and rest[2] == "jobs" and rest[4] == "metrics":
+            return self._metrics, ("GET",)
         return None, ()
+
+    def _login(
+        self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, JsonDict]:
+        """The CLI's token check (§7): any 2xx means the token is good; its body is unread."""
+        return 200, {"data": {}}
+
+    def _project(
+        self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, JsonDict]:
+        """`GET /v1/projects/{id}` (§2): the project with every job in one answer."""
+        return 200, {"data": self.world.project_details(rest[1])}
 
     def _list_projects(
         self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes
@@ -500,18 +554,88 @@ class Simulator:
         limit = _int_param(query, "lineLimit", 1, MAX_LINE_LIMIT) or DEFAULT_LINE_LIMIT
         start_time = _time_param(query, "startTime")
         end_time = _time_param(query, "endTime")
+        duration = _int_param(query, "duration", 1, 10**9)
+        if duration is not None:
+            if start_time is not None and end_time is not None:
+                raise _HttpError(400, "Invalid query: duration with both startTime and endTime")
+            if start_time is not None:
+                end_time = start_time + duration
+            else:
+                end_time = end_time if end_time is not None else self.world.now_ts()
+                start_time = end_time - duration
         run_id = _query_value(query, "runId") or None
         if query_type == "tail":
             # The newest `limit` lines, still in time order.
-            lines = self.world.logs(
+            lines, more = self.world.log_page(
                 project_id, job_id, run_id, limit, "backward", start_time, end_time
             )
             lines.reverse()
+            return 200, {"data": lines}
+        lines, more = self.world.log_page(
+            project_id, job_id, run_id, limit, direction, start_time, end_time
+        )
+        answer: JsonDict = {"data": lines}
+        if more and lines:
+            # The CLI calls the cursor the timestamp the answer was cut at: the last line's
+            # (24 characters, like every cursor the CLI accepts).
+            answer["pagination"] = {"hasNextPage": True, "cursor": lines[-1]["ts"],
+                                    "count": len(lines)}
+        return 200, answer
+
+    def _containers(
+        self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, JsonDict]:
+        """`GET …/containers?runId=` (§5); without runId, the newest run's."""
+        project_id, job_id = rest[1], rest[3]
+        run_id = _query_value(query, "runId") or None
+        kind = f"containers:{project_id}/{job_id}/{run_id}"
+        paging = _paging(query, kind)
+        try:
+            facts = self.world.run_facts(project_id, job_id, run_id)
+        except NotFoundError:
+            if run_id is not None:
+                raise
+            self.world.job(project_id, job_id)
+            return 200, {"data": {"containers": [], "runId": ""},
+                         "pagination": {"hasNextPage": False, "count": 0}}
+        page = _index_page("containers", kind, [container(facts)], paging)
+        page["data"]["runId"] = run_id or self.world.runs(project_id, job_id, 1)[0]["id"]
+        return 200, page
+
+    def _metrics(
+        self, method: str, rest: list[str], query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, JsonDict]:
+        """`GET …/metrics?queryType=single|range` (§6): CPU and memory of the run's
+        container; the other types answer no values. A single point is at `time` or
+        `timestamp` (the docs and the clients disagree on the name), else now."""
+        project_id, job_id = rest[1], rest[3]
+        query_type = _query_value(query, "queryType") or "single"
+        if query_type not in ("single", "range"):
+            raise _HttpError(400, "Invalid query: queryType must be single or range")
+        types = query.get("metricTypes") or ["cpu"]
+        bad = [value for value in types if value not in METRIC_TYPES]
+        if bad:
+            raise _HttpError(400, f"Invalid query: unknown metricTypes {bad[0][:40]!r}")
+        facts = self.world.run_facts(project_id, job_id, _query_value(query, "runId") or None)
+        single = None
+        low = high = None
+        if query_type == "single":
+            single = _time_param(query, "time")
+            if single is None:
+                single = _time_param(query, "timestamp")
+            if single is None:
+                single = facts.written_until
         else:
-            lines = self.world.logs(
-                project_id, job_id, run_id, limit, direction, start_time, end_time
-            )
-        return 200, {"data": lines}
+            low, high = _time_param(query, "startTime"), _time_param(query, "endTime")
+            duration = _int_param(query, "duration", 1, 10**9)
+            if duration is not None and low is None:
+                high = high if high is not None else self.world.now_ts()
+                low = high - duration
+            elif duration is not None and low is not None:
+                high = low + duration
+            if low is None and high is None:
+                low = self.world.now_ts() - 1200  # the docs: the past 20 minutes by default
+        return 200, metrics(facts, list(dict.fromkeys(types)), low, high, single)
 
 
 # -- HTTP plumbing ---------------------------------------------------------------------------
@@ -587,7 +711,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(_Response(code, _error_body(code, text), quota))
 
     def do_GET(self) -> None:
+        if (self.headers.get("Upgrade") or "").strip().lower() == "websocket":
+            self._serve_websocket()
+            return
         self._serve("GET")
+
+    def _serve_websocket(self) -> None:
+        """A log tail (tail.py): this connection is a WebSocket from now on."""
+        sim = self.sim
+        sim._record("WS", self.path)
+        self.close_connection = True
+        target = tail_target(self.path, _time_param)
+        serve_upgrade(sim, self.connection, self.requestline, list(self.headers.items()), target)
 
     def do_POST(self) -> None:
         self._serve("POST")

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from .run_output import RunFacts, log_page
 from .schedule import CONCURRENCY_POLICIES, Ticks, hand_gap, is_missed
 
 DEFAULT_START = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
@@ -137,6 +138,7 @@ class _Job:
         "job_type",
         "job_type_label",
         "key",
+        "log_every",
         "miss_rate",
         "missed",
         "name",
@@ -198,6 +200,7 @@ class _Job:
         self.job_type_label = job_type_label  # the jobType shown, when not job_type
         self.run_id_prefix = run_id_prefix  # before every run and container id
         self.extra_log_lines = extra_log_lines  # written by every run after its first lines
+        self.log_every: float | None = None  # seconds between body log lines (run_output)
         self.first_seq = 0
         self.starts: array[float] = array("d")
         self.ends: array[float] = array("d")  # planned end; +inf runs until aborted
@@ -409,6 +412,7 @@ class World:
         miss_rate: float = 0.0,
         started_every: float | None = None,
         schedule_label: str | None = None,
+        log_every: float | None = None,
     ) -> None:
         """Add a job. A cron job fires by `cron` (a 5-field expression or @macro, in UTC) or
         else every `schedule_seconds` (default 60) at multiples of it, from now on unless
@@ -419,7 +423,8 @@ class World:
         `succeeded_flag=False` reports `succeeded: 0` even on SUCCESS, like the doc's example.
         `job_type_label` is the jobType the API shows (default `job_type`), `schedule_label`
         the schedule; `run_id_prefix` goes before every run and container id;
-        `extra_log_lines` are in every run's logs.
+        `extra_log_lines` are in every run's logs; with `log_every` its runs also write a
+        line about that often (seconds; `run_output.py`).
         """
         if job_type not in ("manual", "cron"):
             raise ValueError("job_type must be 'manual' or 'cron'")
@@ -467,6 +472,7 @@ class World:
                 extra_log_lines=tuple(extra_log_lines),
             )
             job.policy, job.miss_rate, job.schedule_label = policy, miss_rate, schedule_label
+            job.log_every = _log_every(log_every)
             self._jobs[project_id][id] = job
             now = self._catch_up()
             job.created = float(math.floor(now))
@@ -672,6 +678,21 @@ class World:
                 raise NotFoundError(f"Project {project_id} not found")
             return [self._job_json(job) for job in jobs.values()]
 
+    def project_details(self, project_id: str) -> JsonDict:
+        """`GET /v1/projects/{id}` (jobs-logs-metrics.md §2): every job, without pagination."""
+        with self._lock:
+            project = self._projects.get(project_id)
+            if project is None:
+                raise NotFoundError(f"Project {project_id} not found")
+            jobs = []
+            for job in self._jobs[project_id].values():
+                short = self._job_json(job)
+                jobs.append({key: short[key] for key in
+                             ("id", "appId", "name", "description", "jobType") if key in short})
+            return {**project, "deployment": {"region": "europe-west"},
+                    "createdAt": format_ts(self._base - 365 * 86400), "services": [],
+                    "jobs": jobs, "addons": []}
+
     def job(self, project_id: str, job_id: str) -> JsonDict:
         """One job as the API's list of jobs shows it."""
         with self._lock:
@@ -837,7 +858,61 @@ class World:
             job.codes[index] = _ABORTED
             return True
 
-    # -- logs -----------------------------------------------------------------------------
+    # -- logs, containers, metrics ----------------------------------------------------------
+
+    def set_log_every(self, project_id: str, job_id: str, seconds: float | None) -> None:
+        """Make every run of a job write a log line about every `seconds` (None: only the
+        few fixed lines)."""
+        with self._lock:
+            self._job(project_id, job_id).log_every = _log_every(seconds)
+
+    def run_facts(self, project_id: str, job_id: str, run_id: str | None = None) -> RunFacts:
+        """What `run_output` needs of a run (the newest when run_id is None), as of now;
+        NotFoundError if there is none."""
+        with self._lock:
+            job = self._job(project_id, job_id)
+            now = self._catch_up()
+            if run_id is None:
+                if not job.starts:
+                    raise NotFoundError(f"Job {job_id} has no runs")
+                index = len(job.starts) - 1
+            else:
+                found = job.index_of(run_id)
+                if found is None:
+                    raise NotFoundError(f"Job run {run_id} not found")
+                index = found
+            seq = job.first_seq + index
+            start = job.starts[index]
+            end = job.ends[index]
+            code = job.codes[index]
+            return RunFacts(
+                key=job.key, seq=seq, start=start, end=end, now=now,
+                status=self._status_names[code] if end <= now else "RUNNING",
+                aborted=code == _ABORTED, name=job.run_name(seq, start),
+                container=self._container_id(job, index), backoff_limit=job.backoff_limit,
+                extra_lines=job.extra_log_lines, log_every=job.log_every,
+                records=_draws(job.key, seq)[2],
+            )
+
+    def log_page(
+        self,
+        project_id: str,
+        job_id: str,
+        run_id: str | None = None,
+        line_limit: int = 100,
+        direction: str = "forward",
+        start_time: float | None = None,
+        end_time: float | None = None,
+    ) -> tuple[list[JsonDict], bool]:
+        """A range query's lines (those written by now) and whether the window has more."""
+        try:
+            facts = self.run_facts(project_id, job_id, run_id)
+        except NotFoundError:
+            if run_id is None:
+                self._job(project_id, job_id)  # an unknown job is still not found
+                return [], False
+            raise
+        return log_page(facts, start_time, end_time, line_limit, direction == "backward")
 
     def logs(
         self,
@@ -849,35 +924,12 @@ class World:
         start_time: float | None = None,
         end_time: float | None = None,
     ) -> list[JsonDict]:
-        """A few deterministic log lines of a run (the newest run when run_id is None),
-        only those already written at now().
-        """
-        with self._lock:
-            job = self._job(project_id, job_id)
-            now = self._catch_up()
-            if run_id is None:
-                if not job.starts:
-                    return []
-                index = len(job.starts) - 1
-            else:
-                found = job.index_of(run_id)
-                if found is None:
-                    raise NotFoundError(f"Job run {run_id} not found")
-                index = found
-            lines = self._log_lines(job, index, now)
-        lines = [
-            line
-            for line in lines
-            if (start_time is None or line[0] >= start_time)
-            and (end_time is None or line[0] <= end_time)
-        ]
-        if direction == "backward":
-            lines.reverse()
-        container = self._container_id(job, index)
-        return [
-            {"containerId": container, "log": text, "ts": _format_log_ts(ts)}
-            for ts, text in lines[:line_limit]
-        ]
+        """A run's log lines (the newest run when run_id is None) written by now: the
+        first `line_limit` in `direction` within the times given."""
+        lines, _ = self.log_page(
+            project_id, job_id, run_id, line_limit, direction, start_time, end_time
+        )
+        return lines
 
     @staticmethod
     def _container_id(job: _Job, index: int) -> str:
@@ -889,47 +941,10 @@ class World:
         ).hexdigest()
         return f"{job.run_id_prefix}{job.id}-{digest[:10]}-{digest[10:15]}"
 
-    def _log_lines(self, job: _Job, index: int, now: float) -> list[tuple[float, str]]:
-        seq = job.first_seq + index
-        start = job.starts[index]
-        end = job.ends[index]
-        concluded = end <= now
-        span = end - start
 
-        def at(offset: float, fraction: float) -> float:
-            # A concluded run's lines all fit inside it, however short it was.
-            return start + (min(offset, span * fraction) if concluded else offset)
-
-        _, _, u_records = _draws(job.key, seq)
-        name = job.run_name(seq, start)
-        lines: list[tuple[float, str]] = [
-            (at(0.125, 0.01), f"Starting container for job run {name}"),
-            (at(0.5, 0.02), f"[INFO] loading configuration (backoffLimit={job.backoff_limit})"),
-            (at(1.75, 0.03), "connecting to postgres://sim-db:5432/app"),
-        ]
-        lines += [(at(2.0, 0.04), text) for text in job.extra_log_lines]
-        if math.isfinite(end):
-            records = 1000 + int(u_records * 90000)
-            lines.append((start + span / 2, f"processed {records} records [#####-----] 50%"))
-        if concluded:
-            code = job.codes[index]
-            status = self._status_names[code]
-            last = end - min(0.25, span * 0.01)
-            if code == _ABORTED:
-                lines.append((last, "[WARN] received SIGTERM: job run aborted"))
-            elif status == "SUCCESS":
-                lines.append((last, "[INFO] done"))
-            elif status == "FAILED":
-                lines.append(
-                    (
-                        end - min(0.5, span * 0.02),
-                        "[ERROR] step 'load' failed: connection reset by peer",
-                    )
-                )
-                lines.append((last, "Error: process exited with code 1"))
-            else:
-                lines.append((last, f"[WARN] run ended with status {status}"))
-        else:
-            lines = [line for line in lines if line[0] <= now]
-        lines.sort(key=lambda line: line[0])  # stable: equal times keep their order
-        return lines
+def _log_every(seconds: float | None) -> float | None:
+    if seconds is None:
+        return None
+    if not (math.isfinite(seconds) and seconds >= 0.001):
+        raise ValueError("log_every must be at least 0.001 s")
+    return float(seconds)
