@@ -545,6 +545,23 @@ async def test_enter_opens_every_field_and_the_logs(sim: Simulator) -> None:
         assert b.run_list.highlighted_run.id == run.id
 
 
+async def test_detail_of_a_run_that_ended_hours_ago_shows_its_logs(sim: Simulator) -> None:
+    """The logs are asked for over the run's own window: without one the API answers with the
+    last 30 minutes only ("Logs: none for this run" for anything older)."""
+    async with board(sim, size=(120, 40)) as b:
+        await b.idle()
+        await b.press(*["down"] * 90)  # settle-ledger runs every minute: 90 minutes back
+        run = b.run_list.highlighted_run
+        assert run is not None and run.concluded_at is not None
+        assert (sim.world.now() - run.concluded_at).total_seconds() > 3600
+        await b.press("enter")
+        detail = b.app.screen
+        assert isinstance(detail, RunDetailScreen)
+        await b.wait(lambda: detail.query_one(Log).line_count > 0, "the run's log lines")
+        logs = [target for _, target, _ in sim.requests if "/logs" in target]
+        assert logs and "startTime=" in logs[-1] and "endTime=" in logs[-1], logs[-1:]
+
+
 async def test_detail_of_a_running_run_follows_it_to_the_end(small_sim: Simulator) -> None:
     sim = small_sim
     add_job(sim, "ops", "live", runs=3)

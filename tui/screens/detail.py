@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Log, Static
 from ..api.client import NorthflankClient
 from ..api.errors import NorthflankError
 from ..api.models import JobRun
+from ..api.run_models import run_log_window
 from ..formatting import format_both_times, format_clock, format_duration, printable
 from ..messages import ApiFailed, JobKey, LogsLoaded
 from ..toast import toast
@@ -131,8 +132,12 @@ class RunDetailScreen(Screen[None]):
     @work(group="logs", exclusive=True, exit_on_error=False)
     async def load_logs(self) -> None:
         try:
+            # The run's own window: without one the API answers with the last 30 minutes
+            # only, and a run that ended an hour ago would show no logs at all.
+            window = run_log_window(self.run, self.client.server_now())
             lines = await self.client.get_run_logs(
-                self.key.project_id, self.key.job_id, self.run.id, line_limit=200
+                self.key.project_id, self.key.job_id, self.run.id, line_limit=200,
+                window=window,
             )
         except NorthflankError as error:
             self.post_message(ApiFailed("logs", error, self.key))
