@@ -957,6 +957,37 @@ async def test_filter_searches_a_few_older_pages_per_key_press(sim: Simulator) -
         assert b.ids == server_ids(sim, 650)
 
 
+async def test_projects_that_cannot_be_listed_at_start_are_asked_again(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API down at start: the picker says why and when it retries, the whole message is
+    toasted once, and the projects come by themselves when it is back (no `r`)."""
+    from tui.screens import job_screen
+
+    monkeypatch.setattr(job_screen, "PROJECTS_RETRY_FIRST", 0.2)
+    down = [True]
+    world_type = type(sim.world)
+    original = world_type.projects
+
+    def projects(world: Any) -> list[dict[str, Any]]:
+        if down[0]:
+            raise NotFoundError("The API is being deployed, come back in a minute")
+        return original.fget(world)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(world_type, "projects", property(projects))
+    async with board(sim, wait_first_page=False) as b:
+        picker = b.main.picker
+
+        def labels() -> list[str]:
+            return [node.label.plain for node in picker.job_tree.root.children]
+
+        await b.wait(lambda: any("retrying in" in label for label in labels()), "the retry")
+        await b.wait(lambda: any("come back in a minute" in n.message
+                                 for n in b.app._notifications), "the whole message")
+        down[0] = False
+        await b.wait(lambda: "Payments" in labels(), "the projects, by themselves")
+
+
 async def test_a_project_whose_jobs_fail_is_asked_again_only_when_the_user_asks(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from textual import on
 from textual.screen import Screen
+from textual.timer import Timer
 
 from ..api.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from ..api.models import Job
@@ -40,6 +41,10 @@ from .run_actions import RunActions
 
 __all__ = ["JobScreen"]
 
+# Projects that could not be listed are asked again after this, doubling up to the most.
+PROJECTS_RETRY_FIRST = 5.0
+PROJECTS_RETRY_MAX = 120.0
+
 
 class JobScreen(Screen[None]):
     """The open job (`feed`, `job`) and the engine's events, shown on this screen's widgets."""
@@ -54,6 +59,8 @@ class JobScreen(Screen[None]):
         self.feed: JobFeed | None = None
         self.job: Job | None = None
         self.run_actions = RunActions(self, scheduler, options)
+        self._projects_retry = PROJECTS_RETRY_FIRST
+        self._projects_timer: Timer | None = None
         # Without a job to open, the first job of the project shown is opened when it loads.
         # With the board, the user picks the job there.
         self._auto_open_first = not (options.project and options.job) and not options.board
@@ -132,8 +139,7 @@ class JobScreen(Screen[None]):
         elif isinstance(event, JobsLoaded):
             self._jobs_loaded(event)
         elif isinstance(event, CatalogFailed):
-            what = "projects" if event.what == "projects" else "jobs"
-            self.picker.show_error(event.project_id, f"Cannot load {what}: {event.error}")
+            self._catalog_failed(event)
         elif isinstance(event, AccessLost):
             if event.key is None or event.key == self.key:
                 self._access_lost(event)
@@ -156,6 +162,24 @@ class JobScreen(Screen[None]):
             self._update_detail(event)
         self._refresh_status()
 
+    def _catalog_failed(self, event: CatalogFailed) -> None:
+        """The picker says why; the projects are asked again with back-off (a network down
+        at start must not need `r`), and the first failure's whole message is toasted."""
+        what = "projects" if event.what == "projects" else "jobs"
+        message = f"Cannot load {what}: {event.error}"
+        if event.what != "projects":
+            self.picker.show_error(event.project_id, message)
+            return
+        wait = self._projects_retry
+        self._projects_retry = min(PROJECTS_RETRY_MAX, wait * 2)
+        self.picker.show_error(None, f"{message} (retrying in {wait:.0f} s)")
+        if wait == PROJECTS_RETRY_FIRST:
+            toast(self.app, message, title="Cannot load projects", severity="error",
+                  timeout=10)
+        if self._projects_timer is not None:
+            self._projects_timer.stop()
+        self._projects_timer = self.set_timer(wait, self.scheduler.load_projects)
+
     def _access_lost(self, event: AccessLost) -> None:
         error = event.error
         if isinstance(error, (UnauthorizedError, ForbiddenError, NotFoundError)):
@@ -163,6 +187,7 @@ class JobScreen(Screen[None]):
         self._refresh_status()
 
     def _projects_loaded(self, event: ProjectsLoaded) -> None:
+        self._projects_retry = PROJECTS_RETRY_FIRST
         self.picker.add_projects(event.page, event.first)
         if event.first:
             wanted = self.options.project or (self.key.project_id if self.key else None)
