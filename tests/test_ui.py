@@ -882,6 +882,22 @@ async def test_small_quota_stretches_polling_to_fit_the_budget(sim: Simulator) -
 # ----- 14. a small terminal ---------------------------------------------------------------------
 
 
+async def test_a_resize_to_narrow_never_leaves_the_keys_with_a_hidden_picker(
+    sim: Simulator,
+) -> None:
+    async with board(sim, size=(200, 40), refresh=60, idle_interval=60) as b:
+        await b.idle()
+        await b.press("p")  # the picker has the keys
+        assert b.main.picker.has_focus_within
+        await b.pilot.resize_terminal(80, 24)
+        await b.wait(lambda: not b.main.picker.display, "the picker hidden")
+        focused = b.app.focused
+        assert focused is not None and not b.main.picker.has_focus_within
+        before = b.run_list.highlighted_run
+        await b.press("down")
+        assert b.run_list.highlighted_run != before  # the keys do something
+
+
 async def test_usable_at_80x24(sim: Simulator) -> None:
     async with board(sim, size=(80, 24), refresh=60, idle_interval=60) as b:
         await b.idle()
