@@ -95,7 +95,7 @@ def test_last_hour_of_year_9999_in_tokyo(set_zone: SetZone) -> None:
     # The local time would be year 10000: the value is shown in UTC, marked "Z".
     assert format_started(LAST_HOUR, NOW, TimeMode.LOCAL) == "9999-12-31 23:00:00Z"
     assert format_started(LAST_HOUR, NOW, TimeMode.UTC) == "9999-12-31 23:00:00Z"
-    assert re.fullmatch(r"in [\d,]+ years", format_started(LAST_HOUR, NOW, TimeMode.RELATIVE))
+    assert re.fullmatch(r"in \d+y \d+d", format_started(LAST_HOUR, NOW, TimeMode.RELATIVE))
     assert format_both_times(LAST_HOUR) == "?   (9999-12-31 23:00:00Z)"
     assert format_clock(LAST_HOUR) == "23:00:00"
 
@@ -104,7 +104,7 @@ def test_first_day_of_year_1_in_new_york(set_zone: SetZone) -> None:
     set_zone("America/New_York")
     assert format_started(FIRST_DAY, NOW, TimeMode.LOCAL) == "0001-01-01 00:00:00Z"
     assert format_started(FIRST_DAY, NOW, TimeMode.UTC) == "0001-01-01 00:00:00Z"  # 4 digits
-    assert format_started(FIRST_DAY, NOW, TimeMode.RELATIVE) == "2,027 years ago"
+    assert format_started(FIRST_DAY, NOW, TimeMode.RELATIVE) == "2027y 93d ago"
     assert format_both_times(FIRST_DAY) == "?   (0001-01-01 00:00:00Z)"
 
 
@@ -133,8 +133,8 @@ def test_an_offset_that_leaves_the_calendar_shows_a_question_mark(set_zone: SetZ
 def test_relative_times_from_a_clock_at_the_other_end() -> None:
     # humanize.naturaltime would subtract from the local clock and overflow here.
     far_future = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
-    assert format_started(FIRST_DAY, far_future, TimeMode.RELATIVE) == "10,006 years ago"
-    assert format_started(far_future, FIRST_DAY, TimeMode.RELATIVE) == "in 10,006 years"
+    assert format_started(FIRST_DAY, far_future, TimeMode.RELATIVE) == "10005y 233d ago"
+    assert format_started(far_future, FIRST_DAY, TimeMode.RELATIVE) == "in 10005y 233d"
 
 
 @pytest.mark.parametrize(
@@ -256,7 +256,7 @@ async def test_the_app_shows_runs_at_the_edges(set_zone: SetZone, tz: str) -> No
                 await b.pilot.pause()
             joined = "\n".join(texts)
             assert "9999-12-31 23:00:00Z" in joined and "0001-01-01 00:00:00Z" in joined
-            assert re.search(r"\bin [\d,]+ years", joined) and "years ago" in joined
+            assert re.search(r"\bin \d+y \d+d", joined) and re.search(r"\d+y \d+d ago", joined)
             for index in range(2):
                 b.run_list.focus()
                 await b.pilot.press("home", *("down",) * index, "enter")

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from tui.api.models import JobRun
 
 __all__ = [
-    "SKEW_TOLERANCE", "UNKNOWN_TIME", "TimeMode", "as_local", "as_utc", "format_attempts",
-    "format_both_times", "format_clock", "format_duration", "format_local", "format_relative",
-    "format_started", "format_utc", "printable", "relative_text_until",
+    "SKEW_TOLERANCE", "UNKNOWN_TIME", "TimeMode", "as_local", "as_utc", "format_age_words",
+    "format_attempts", "format_both_times", "format_clock", "format_duration", "format_local",
+    "format_relative", "format_started", "format_utc", "printable", "relative_text_until",
 ]
 
 # A start up to this far in the future is clock skew, not data: it reads "just now".
@@ -156,7 +156,9 @@ def format_clock(dt: datetime | None) -> str:
 
 
 def format_relative(delta: timedelta) -> str:
-    """How long ago (`delta` > 0) or ahead a start is: "5 minutes ago", "in 3 hours".
+    """How long ago (`delta` > 0) or ahead a start is, in the duration column's style and
+    as exact as the column allows: "just now", "12m ago", "3h 12m ago", "2d 4h ago",
+    "in 3h 05m".
 
     Relative texts move once a minute at most: under a minute is "just now", not "14 seconds
     ago", so the per-second tick repaints running durations and nothing else.
@@ -164,16 +166,15 @@ def format_relative(delta: timedelta) -> str:
     # A slightly future start is clock skew, not data.
     if -SKEW_TOLERANCE < delta < timedelta(minutes=1):
         return "just now"
-    # Whole minutes, then whole hours, then whole days, counted down like the duration
-    # column (humanize rounds: a run 1m 30s old would read "2 minutes ago" next to its
-    # "1m 30s"). Bucketed, the words are cached: the per-second tick of a screenful of rows
-    # costs a few lookups, not a humanize call each.
     seconds = delta.total_seconds()
-    magnitude = abs(seconds)
-    unit = _MINUTE if magnitude < _HOUR else _HOUR if magnitude < _DAY else _DAY
-    words = _relative_words(magnitude // unit * unit)
-    # "in ..." rather than "... from now": "in 1 year, 11 months" fits the 20-cell column.
+    words = _relative_words(int(abs(seconds) // _MINUTE))
     return f"in {words}" if seconds < 0 else f"{words} ago"
+
+
+def _age_unit(seconds: float) -> int:
+    """The step in which a relative text of this age moves: minutes under a day, then hours,
+    then days."""
+    return _MINUTE if seconds < _DAY else _HOUR if seconds < 1000 * _DAY else _DAY
 
 
 def relative_text_until(dt: datetime | None, now: datetime) -> datetime | None:
@@ -186,7 +187,7 @@ def relative_text_until(dt: datetime | None, now: datetime) -> datetime | None:
     age = (current - start).total_seconds()
     if age < 0:
         return None  # a future start: "just now" or "in ..." (clock skew, rare)
-    unit = _MINUTE if age < _HOUR else _HOUR if age < _DAY else _DAY
+    unit = _age_unit(age)
     try:
         return start + timedelta(seconds=(age // unit + 1) * unit)
     except OverflowError:
@@ -194,10 +195,18 @@ def relative_text_until(dt: datetime | None, now: datetime) -> datetime | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _relative_words(seconds: float) -> str:
-    # naturaldelta, not naturaltime: naturaltime subtracts the delta from the local clock,
-    # which overflows for a start near year 1 or 9999.
-    return str(humanize.naturaldelta(timedelta(seconds=seconds)))
+def _relative_words(minutes: int) -> str:
+    """Whole minutes of age in the duration style: "12m", "3h 12m", "2d 4h", "3y 12d"."""
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minute = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minute:02d}m"
+    days, hour = divmod(hours, 24)
+    if days < 1000:
+        return f"{days}d {hour}h"
+    years, day = divmod(days, 365)
+    return f"{years}y {day}d"
 
 
 def format_started(dt: datetime | None, now: datetime, mode: TimeMode) -> str:
@@ -222,6 +231,27 @@ MAX_TRIES_SHOWN = 999  # a larger count from a server is shown as "999+"
 
 def _count(number: int) -> str:
     return str(number) if number <= MAX_TRIES_SHOWN else f"{MAX_TRIES_SHOWN}+"
+
+
+def format_age_words(dt: datetime | None, now: datetime) -> str:
+    """How long ago, in words, for the detail view: "about 3 hours ago" (humanize); "-"."""
+    start, current = (as_utc(dt) if dt is not None else None), as_utc(now)
+    if start is None or current is None:
+        return "-"
+    delta = current - start
+    if -SKEW_TOLERANCE < delta < timedelta(minutes=1):
+        return "just now"
+    if delta < timedelta(0):
+        return f"in {_humanized(-delta)}"
+    return f"{_humanized(delta)} ago"
+
+
+def _humanized(delta: timedelta) -> str:
+    # Whole minutes: the words move once a minute, not each second. naturaldelta, not
+    # naturaltime: naturaltime subtracts the delta from the local clock, which overflows for
+    # a start near year 1 or 9999.
+    minutes = int(delta.total_seconds() // _MINUTE)
+    return str(humanize.naturaldelta(timedelta(minutes=minutes)))
 
 
 def format_attempts(run: JobRun) -> str:

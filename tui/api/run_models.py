@@ -55,14 +55,25 @@ def run_log_window(run: JobRun, now: datetime) -> LogWindow:
     """A run's window: from its start to its end, with margins; a running run's to `now`
     (the server's clock: `NorthflankClient.server_now()`). Without a start the API's own
     default applies (the last ~30 minutes), the only thing it can mean."""
-    start = run.started_at - WINDOW_BEFORE if run.started_at is not None else None
+    start = _shifted(run.started_at, -WINDOW_BEFORE)
     if run.concluded_at is not None and not run.is_active:
-        end = run.concluded_at + WINDOW_AFTER
+        end = _shifted(run.concluded_at, WINDOW_AFTER)
     else:
         end = now
-    if start is not None and end < start:  # a clock far behind: never an empty window
-        end = start + WINDOW_BEFORE + WINDOW_AFTER
+    if start is not None and end is not None and end < start:  # never an empty window
+        end = _shifted(start, WINDOW_BEFORE + WINDOW_AFTER)
     return LogWindow(start, end)
+
+
+def _shifted(moment: datetime | None, by: timedelta) -> datetime | None:
+    """`moment` moved by a margin; at the calendar's edges (year 1, 9999) the edge itself."""
+    if moment is None:
+        return None
+    try:
+        return moment + by
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc) if by < timedelta(0) \
+            else datetime.max.replace(tzinfo=timezone.utc)
 
 
 def _lenient_cursor(value: object) -> str | None:

@@ -19,7 +19,13 @@ from ..api.client import NorthflankClient
 from ..api.errors import NorthflankError
 from ..api.models import JobRun
 from ..api.run_models import run_log_window
-from ..formatting import format_both_times, format_clock, format_duration, printable
+from ..formatting import (
+    format_age_words,
+    format_both_times,
+    format_clock,
+    format_duration,
+    printable,
+)
 from ..messages import ApiFailed, JobKey, LogsLoaded
 from ..toast import toast
 from ..widgets.status_badge import badge_text
@@ -54,6 +60,7 @@ def run_fields(run: JobRun, now: datetime) -> list[tuple[str, str]]:
         ("backoffLimit", str(run.backoff_limit)),
         ("startedAt", format_both_times(run.started_at)),
         ("concludedAt", format_both_times(run.concluded_at)),
+        ("started", format_age_words(run.started_at, now)),
         ("duration", format_duration(run.duration(now))
          + ("  (running)" if run.is_active else "")),
     ]
