@@ -88,10 +88,12 @@ def test_the_board_idle_commands_parse_and_its_bytes_are_attributed() -> None:
     assert args.command == "board-idle" and bench_board_idle.window_seconds(args) == 10.0
     args = bench.build_parser().parse_args(["board-idle", "--seconds", "5"])
     assert bench_board_idle.window_seconds(args) == 5.0
-    window = bench.Window(60.0, 0.1, 0, [], b"\x1b[2;1Hsum\x1b[5;1Hjob\x1b[23;1Hst\x1b[24;1Hk")
+    screen = b"\x1b[2;1Hsum\x1b[3;1Hhdr\x1b[5;1Hjob\x1b[23;1Hst\x1b[24;1Hk"
+    window = bench.Window(60.0, 0.1, 0, [], screen)
     idle = bench_board_idle.BoardIdle(80, 24, window, (0.0, 0.0))
     assert bench_board_idle.where_board_bytes_went(idle) == (
-        "bytes/min: summary 9, job rows 9, status line 9, row 24 8")  # moves counted
+        "bytes/min: summary 9, row 3 9, job rows 9, status line 9, row 24 8; "  # with moves
+        "whole-board repaints 1.0/min")
 
 
 def test_a_pty_app_is_repainted_at_its_new_size(tmp_path: Path) -> None:
