@@ -21,6 +21,8 @@ the simulator (in this process, on loopback); the output is read continuously an
    at 1440x, a run started every 10 simulated minutes, the app watching).
 6. The board's planner over a simulated day of 40 jobs against a naive round-robin, on a fake
    clock (`tui.bench_board`; `python -m tui.bench board` runs it alone).
+7. The board left open over the 40 jobs, after its first fill: CPU, terminal output
+   (`tui.bench_board_idle`; `python -m tui.bench board-idle` runs it alone).
 
 `--quick` is a short smoke run (10k runs, a few seconds per phase). Everything started here is
 stopped on exit, Ctrl-C or SIGTERM: apps get SIGTERM, then SIGKILL after a few seconds.
@@ -917,6 +919,10 @@ def run_benchmark(settings: Settings, children: Children) -> Report:
                 entry.unlink()
             os.rmdir(home)
     run_board(report)
+    from . import bench_board_idle  # (imports this module: not at the top)
+
+    print(f"\n7. {bench_board_idle.title(settings.idle_seconds)}", flush=True)
+    bench_board_idle.report_board_idle(report, children, settings.idle_seconds)
     report.summary()
     return report
 
@@ -963,6 +969,9 @@ def build_parser() -> argparse.ArgumentParser:
     harness.add_argument("--per-level", type=int, default=5)
     harness.add_argument("--report", required=True)
     harness.add_argument("--profile", default=None)
+    from . import bench_board_idle
+
+    bench_board_idle.add_commands(sub)
     return parser
 
 
@@ -989,6 +998,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_harness(args)
     if args.command == "bare":
         return run_bare_label()
+    if args.command in ("board-idle", "board-app"):
+        from . import bench_board_idle
+
+        if args.command == "board-app":
+            return bench_board_idle.run_board_app(args)
+        try:
+            with _interruptible():
+                return bench_board_idle.main(args)
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
     if args.command == "board":
         report = Report()
         run_board(report, args.hours)

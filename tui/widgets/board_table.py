@@ -126,8 +126,14 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         if index < 0 and self._rows:
             index = min(max(self._cursor, 0), len(self._rows) - 1)
         self._cursor = index
-        self.virtual_size = Size(0, 1 + max(len(self._rows), 1))
-        self.refresh()
+        size = Size(0, 1 + max(len(self._rows), 1))
+        if size != self.virtual_size:
+            self.virtual_size = size
+            self.refresh()
+        else:
+            # As many rows as before (a job moved in the attention order, a mark came or
+            # went): repaint only the lines that now show another row or another text.
+            self.tick()
         self._scroll_to_cursor()
         row = self.highlighted
         if row is not None and row.key != self._cursor_key:

@@ -1,0 +1,104 @@
+"""The board's table repaints only the lines whose text moved (a board left open stays idle).
+
+A small app with the table alone; which lines Textual asked the table to paint is counted
+(`render_line`) from one frame to the next, the frame awaited with `call_after_refresh`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from textual.app import App, ComposeResult
+from textual.strip import Strip
+
+from tui.watch.board import BoardState, JobSummary
+from tui.watch.events import JobKey
+from tui.widgets.board_table import BoardTable
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+
+
+def row(name: str, state: BoardState = BoardState.FINE) -> JobSummary:
+    return JobSummary(key=JobKey("p", name), name=name, kind="manual", schedule_text="manual",
+                      suspended=False, state=state, looked_at=NOW - timedelta(minutes=5))
+
+
+class CountingTable(BoardTable):
+    def __init__(self) -> None:
+        super().__init__(now=lambda: NOW)
+        self.painted: list[int] = []
+
+    def render_line(self, y: int) -> Strip:
+        self.painted.append(y)
+        return super().render_line(y)
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield CountingTable()
+
+
+async def painted_by(app: TableApp, change: object = None) -> set[int]:
+    """The table's lines painted in the frame after `change` was made (None: nothing)."""
+    table = app.query_one(CountingTable)
+    await next_frame(table)
+    table.painted.clear()
+    if callable(change):
+        change()
+    await next_frame(table)
+    return set(table.painted)
+
+
+async def next_frame(table: BoardTable) -> None:
+    """After the frame that paints what is pending (at once if nothing is)."""
+    done = asyncio.Event()
+    table.call_after_refresh(done.set)
+    await asyncio.wait_for(done.wait(), timeout=30)
+
+
+def shows(table: BoardTable, jobs: Sequence[JobSummary]) -> bool:
+    """The table's lines show these jobs, in this order."""
+    lines = table.visible_text()
+    return len(lines) == len(jobs) and all(
+        f" {job.name} " in f"{line} " for job, line in zip(jobs, lines, strict=True))
+
+
+async def test_a_job_moving_in_the_order_repaints_only_the_lines_that_changed() -> None:
+    jobs = [row(f"job-{index}") for index in range(8)]
+    app = TableApp()
+    async with app.run_test(size=(120, 20)):
+        table = app.query_one(CountingTable)
+        table.show(jobs)
+        await painted_by(app)
+        swapped: Sequence[JobSummary] = [jobs[0], jobs[2], jobs[1], *jobs[3:]]
+        # Rows 1 and 2 swap places: their lines (the header is line 0) and no other.
+        assert await painted_by(app, lambda: table.show(swapped)) == {2, 3}
+        assert shows(table, swapped)
+        # The same rows, nothing moved: nothing is painted.
+        assert await painted_by(app, lambda: table.show(swapped)) == set()
+        # One job becomes unread: its line only.
+        marked = lambda: table.show(swapped, {jobs[5].key})  # noqa: E731
+        assert await painted_by(app, marked) == {6}
+        # A job more: the whole table (its length changed).
+        more = [*swapped, row("job-8")]
+        painted = await painted_by(app, lambda: table.show(more, {jobs[5].key}))
+        assert painted >= set(range(1, 10))
+        assert shows(table, more)
+
+
+async def test_the_cursor_follows_its_job_and_both_lines_are_repainted() -> None:
+    jobs = [row(f"job-{index}") for index in range(6)]
+    app = TableApp()
+    async with app.run_test(size=(120, 20)):
+        table = app.query_one(CountingTable)
+        table.show(jobs)
+        table.select_key(jobs[3].key)
+        await painted_by(app)
+        moved = [jobs[3], *jobs[:3], *jobs[4:]]  # the highlighted job goes to the top
+        painted = await painted_by(app, lambda: table.show(moved))
+        assert painted == {1, 2, 3, 4}  # every line from the top to where it was
+        assert table.highlighted == jobs[3]
+        failing = [row("job-3", BoardState.FAILING), *moved[1:]]
+        assert await painted_by(app, lambda: table.show(failing)) == {1}
