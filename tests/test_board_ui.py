@@ -73,6 +73,20 @@ async def board_app(
         yield state
 
 
+@contextlib.asynccontextmanager
+async def indexed_app(sim: Simulator) -> AsyncIterator[Board]:
+    """The app without the board, once the job index has listed all 40 jobs."""
+    app = NfRunsApp(make_client(sim), AppOptions(host_label="sim.test", tick=0.2, tty_check=0),
+                    now=sim.world.now)
+    async with harness.run_board(app, (120, 40), lambda pilot, errors: Board(
+            app, pilot, sim, errors), wait_first_page=False) as state:
+        scheduler = app.scheduler
+        assert scheduler is not None
+        await state.wait(lambda: scheduler.index is not None
+                         and len(scheduler.index.snapshot()) == JOBS_ON_BOARD, "the index")
+        yield state
+
+
 async def test_the_board_shows_every_job_sorted_by_attention(board_sim: Simulator) -> None:
     async with board_app(board_sim) as state:
         rows = state.table.rows
@@ -167,15 +181,8 @@ async def test_the_picker_filter_and_the_palette_find_jobs_of_projects_never_exp
 ) -> None:
     """Typing "ingest" right after the start finds the job in a project nobody opened: the
     global job index lists every project's jobs."""
-    app = NfRunsApp(make_client(board_sim),
-                    AppOptions(host_label="sim.test", tick=0.2, tty_check=0),
-                    now=board_sim.world.now)
-    async with harness.run_board(app, (120, 40), lambda pilot, errors: Board(
-            app, pilot, board_sim, errors), wait_first_page=False) as state:
-        scheduler = app.scheduler
-        assert scheduler is not None
-        await state.wait(lambda: scheduler.index is not None
-                         and len(scheduler.index.snapshot()) == JOBS_ON_BOARD, "the index")
+    async with indexed_app(board_sim) as state:
+        app = state.app
         main = app.screen
         assert isinstance(main, MainScreen)
         picker = main.picker
@@ -237,15 +244,8 @@ async def test_without_colour_failures_are_the_loudest(
 async def test_picker_filter_escape_clears_and_enter_opens_the_single_match(
     board_sim: Simulator,
 ) -> None:
-    app = NfRunsApp(make_client(board_sim),
-                    AppOptions(host_label="sim.test", tick=0.2, tty_check=0),
-                    now=board_sim.world.now)
-    async with harness.run_board(app, (120, 40), lambda pilot, errors: Board(
-            app, pilot, board_sim, errors), wait_first_page=False) as state:
-        scheduler = app.scheduler
-        assert scheduler is not None
-        await state.wait(lambda: scheduler.index is not None
-                         and len(scheduler.index.snapshot()) == JOBS_ON_BOARD, "the index")
+    async with indexed_app(board_sim) as state:
+        app = state.app
         main = app.screen
         assert isinstance(main, MainScreen)
         picker = main.picker

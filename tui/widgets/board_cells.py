@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from rich.cells import cell_len, set_cell_size
-
 from tui.api.models import RunStatus
 from tui.formatting import as_utc, format_duration, printable
 from tui.watch.board import BoardState, JobSummary
+from tui.widgets.fit import fit
 
 __all__ = [
     "BoardLayout",
@@ -30,7 +29,6 @@ __all__ = [
     "strip_glyph",
 ]
 
-ELLIPSIS = "\u2026"
 MARGIN = 2  # the unread mark and a space
 GAP = 1
 MIN_NAME = 15
@@ -136,14 +134,6 @@ def board_layout(width: int) -> BoardLayout:
     ordered = tuple((column, chosen[column]) for column in Column if column in chosen)
     return BoardLayout(width=width, name=max(name, 1), columns=ordered)
 
-
-def fit(text: str, width: int, right: bool = False) -> str:
-    """`text` padded or cut to exactly `width` cells (a cut ends in "…")."""
-    length = len(text) if text.isascii() else cell_len(text)
-    if length > width:
-        return set_cell_size(text, width - 1) + ELLIPSIS if width > 1 else ELLIPSIS[:width]
-    pad = " " * (width - length)
-    return pad + text if right else text + pad
 
 
 def _compact(seconds: float) -> str:

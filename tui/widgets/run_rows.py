@@ -28,12 +28,12 @@ from tui.formatting import (
     printable,
     relative_text_until,
 )
+from tui.widgets.fit import ELLIPSIS, fit
 from tui.widgets.status_badge import BADGE_WIDTH, badge_text
 from tui.widgets.text_line import changed_span
 
 __all__ = ["MAX_NAME_SHOWN", "ROW_CACHE_SIZE", "RowKey", "RowPainter", "row_key"]
 
-ELLIPSIS = "\u2026"
 # No terminal shows more of a name than this many characters from each end.
 MAX_NAME_SHOWN = 500
 # Enough Strips for several screens of rows, so scrolling back and forth is mostly cache hits.
@@ -128,13 +128,7 @@ def _duration_change(old: str, new: str) -> tuple[int, int]:
     return (x, width) if width else (0, _DURATION_WIDTH)
 
 
-def _fit(text: str, width: int, right: bool = False) -> str:
-    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
-    length = len(text) if text.isascii() else cell_len(text)
-    if length > width:
-        return set_cell_size(text, width - 1) + ELLIPSIS if width > 1 else ELLIPSIS[:width]
-    pad = " " * (width - length)
-    return pad + text if right else text + pad
+_fit = fit  # (the run list's name for it)
 
 
 class RowKey(NamedTuple):
