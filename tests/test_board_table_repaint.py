@@ -1,21 +1,27 @@
 """The board's table repaints only the lines whose text moved (a board left open stays idle).
 
 A small app with the table alone; which lines Textual asked the table to paint is counted
-(`render_line`) from one frame to the next, the frame awaited with `call_after_refresh`.
+(`render_line`) from one frame to the next, the frame awaited with `call_after_refresh`. The
+table's clock is injected.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 from textual.app import App, ComposeResult
 from textual.strip import Strip
 
-from tui.watch.board import BoardState, JobSummary
+from tui.api.models import JobDetails, JobRun
+from tui.simulator import World
+from tui.simulator.board_world import JOBS
+from tui.watch.board import BoardState, JobSummary, summarize
 from tui.watch.events import JobKey
-from tui.widgets.board_table import BoardTable
+from tui.widgets.board_cells import board_layout, row_cells
+from tui.widgets.board_table import CLOCK_COLUMNS, BoardTable
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 
@@ -26,8 +32,8 @@ def row(name: str, state: BoardState = BoardState.FINE) -> JobSummary:
 
 
 class CountingTable(BoardTable):
-    def __init__(self) -> None:
-        super().__init__(now=lambda: NOW)
+    def __init__(self, now: Callable[[], datetime] = lambda: NOW) -> None:
+        super().__init__(now=now)
         self.painted: list[int] = []
 
     def render_line(self, y: int) -> Strip:
@@ -102,3 +108,52 @@ async def test_the_cursor_follows_its_job_and_both_lines_are_repainted() -> None
         assert table.highlighted == jobs[3]
         failing = [row("job-3", BoardState.FAILING), *moved[1:]]
         assert await painted_by(app, lambda: table.show(failing)) == {1}
+
+
+def board_world_rows(now: datetime) -> list[JobSummary]:
+    """Every row of the seeded 40-job board world, as a first look at `now` makes them."""
+    world = World(seed=7, speed=0.0, start=now, preset="board")
+    rows = []
+    for spec in JOBS:
+        details = JobDetails.from_json(world.job_details(spec.project, spec.id), spec.project)
+        runs = [JobRun.from_json(run) for run in world.runs(spec.project, spec.id, limit=20)]
+        rows.append(summarize(details, runs, now=now, looked_at=now))
+    return rows
+
+
+def test_only_the_clock_columns_move_with_the_clock() -> None:
+    """The table works out the other columns once per JobSummary: their text must not depend
+    on the time (whatever the width, whatever the row)."""
+    rows = board_world_rows(NOW)
+    assert any(row.latest is not None and row.latest.active for row in rows)
+    for width in (60, 80, 120, 200, 300):
+        layout = board_layout(width)
+        fixed = [(column, size) for column, size in layout.columns
+                 if column not in CLOCK_COLUMNS]
+        assert fixed, width
+        for job in rows:
+            cells = [row_cells(job, NOW + timedelta(seconds=later), layout)
+                     for later in (0, 59, 3600, 86400 * 3)]
+            for column, _ in fixed:
+                assert len({cell[column] for cell in cells}) == 1, (width, job.name, column)
+
+
+async def test_a_tick_repaints_only_the_rows_whose_clock_text_moved() -> None:
+    clock = [NOW]
+    fresh = dataclasses.replace(row("fresh"), looked_at=NOW - timedelta(seconds=58))
+    old = dataclasses.replace(row("old"), looked_at=NOW - timedelta(minutes=30))
+
+    class ClockApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield CountingTable(now=lambda: clock[0])
+
+    app = ClockApp()
+    async with app.run_test(size=(200, 10)):
+        table = app.query_one(CountingTable)
+        table.show([fresh, old])
+        await next_frame(table)
+        assert await painted_by(app, table.tick) == set()  # no time passed
+        clock[0] = NOW + timedelta(seconds=1)
+        assert await painted_by(app, table.tick) == set()  # "<1m" and "30m" both stand
+        clock[0] = NOW + timedelta(seconds=3)
+        assert await painted_by(app, table.tick) == {1}  # "seen <1m" -> "1m": that row only

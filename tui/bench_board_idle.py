@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 from . import bench
+from .api.models import JobRun
 from .simulator import Simulator, World
 from .simulator.board_world import JOBS
 from .watch.board import JobSummary
@@ -62,6 +63,7 @@ class BoardIdle:
     rows: int
     window: bench.Window
     load: tuple[float, float]  # the 1-minute load average before and after the window
+    running: tuple[int, int] = (0, 0)  # jobs with an active run, before and after
 
 
 def _log(message: str) -> None:
@@ -162,6 +164,12 @@ def wait_ready(path: Path, app: bench.PtyApp, sim: Simulator, timeout: float) ->
     raise RuntimeError(f"the board did not fill within {timeout:.0f} s")
 
 
+def running_jobs(world: World) -> int:
+    """Board jobs with an active run now (each ticks once a second on the board)."""
+    return sum(1 for spec in JOBS if any(
+        JobRun.from_json(run).is_active for run in world.runs(spec.project, spec.id, limit=1)))
+
+
 def measure_board_idle(
     children: bench.Children, seconds: float, sizes: Sequence[tuple[int, int]] = SIZES,
     profile: Path | None = None,
@@ -188,9 +196,10 @@ def measure_board_idle(
                 wait_repaint(app, cols * rows)
             app.wait_quiet(0.3, timeout=3)  # between two ticks
             _log(f"idle at {cols}x{rows} for {seconds:.0f} s")
-            load = os.getloadavg()[0]
+            load, running = os.getloadavg()[0], running_jobs(sim.world)
             window = bench.watch(app, sim, seconds)
-            results.append(BoardIdle(cols, rows, window, (load, os.getloadavg()[0])))
+            results.append(BoardIdle(cols, rows, window, (load, os.getloadavg()[0]),
+                                     (running, running_jobs(sim.world))))
         children.stop(app)
         yardstick = bench.measure_bare_label(children, env, *sizes[0],
                                              min(seconds, YARDSTICK_MAX_S))
@@ -244,8 +253,9 @@ def report_board_idle(report: Reporter, children: bench.Children, seconds: float
                    f"<= {CPU_TARGET_PCT:g} %", window.cpu_pct <= CPU_TARGET_PCT)
         report.add(f"board idle output @ {size}", f"{window.bytes_per_min / 1024:.1f} KB/min")
         report.note(where_board_bytes_went(idle))
-        report.note(f"load average {idle.load[0]:.2f} -> {idle.load[1]:.2f} on "
-                    f"{os.cpu_count()} CPUs (other processes count too)")
+        report.note(f"jobs running: {idle.running[0]} -> {idle.running[1]}; load average "
+                    f"{idle.load[0]:.2f} -> {idle.load[1]:.2f} on {os.cpu_count()} CPUs "
+                    "(other processes count too)")
         kinds = bench.classify(window.requests)
         report.note(f"{window.requests_per_min:.1f} requests/min: " + (", ".join(
             f"{kind}: {count}" for kind, count in sorted(kinds.items())) or "none"))

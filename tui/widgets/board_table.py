@@ -8,9 +8,11 @@ running job's duration) and a look repaints only the job it was about.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -30,6 +32,7 @@ from tui.widgets.board_cells import (
     MARGIN,
     RIGHT_ALIGNED,
     STATE_WIDTH,
+    BoardLayout,
     Column,
     board_layout,
     column_title,
@@ -40,10 +43,13 @@ from tui.widgets.board_cells import (
     strip_glyph,
 )
 
-__all__ = ["BoardTable"]
+__all__ = ["CLOCK_COLUMNS", "BoardTable"]
 
 UNREAD_MARK = "\u2022"  # "•": news the user has not looked at
 ROW_CACHE = 500
+# The columns whose text moves with the clock alone ("12m ago", "in 3m", "seen 2m"); the
+# others change only with the JobSummary (a look, or the tick's renewal of a running job).
+CLOCK_COLUMNS = frozenset({Column.STARTED, Column.LAST_OK, Column.NEXT, Column.SEEN})
 CLASSES = frozenset({
     "board--header", "board--cursor", "board--message", "board--failing", "board--missed",
     "board--running", "board--fine", "board--unknown", "board--suspended", "board--success",
@@ -59,6 +65,16 @@ class _BoardMessage(Message):
     @property
     def control(self) -> BoardTable:
         return self.table
+
+
+@lru_cache(maxsize=16)
+def _split_layout(width: int) -> tuple[BoardLayout, BoardLayout]:
+    """The layout at `width` cut in two: its columns that do not move with the clock, and
+    those that do (CLOCK_COLUMNS)."""
+    layout = board_layout(width)
+    fixed = tuple(column for column in layout.columns if column[0] not in CLOCK_COLUMNS)
+    clock = tuple(column for column in layout.columns if column[0] in CLOCK_COLUMNS)
+    return dataclasses.replace(layout, columns=fixed), dataclasses.replace(layout, columns=clock)
 
 
 class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -94,6 +110,8 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE)
         self._painted: dict[int, tuple[object, ...]] = {}  # screen line -> its row's key
         self._styles: dict[tuple[str, bool], Style] = {}
+        # Per job: (its JobSummary, width, the parts of its key that only a new one changes).
+        self._fixed: dict[JobKey, tuple[JobSummary, int, tuple[object, ...]]] = {}
 
     # ----- state ---------------------------------------------------------------------------
 
@@ -129,6 +147,8 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         size = Size(0, 1 + max(len(self._rows), 1))
         if size != self.virtual_size:
             self.virtual_size = size
+            self._fixed = {key: known for key, known in self._fixed.items()
+                           if key in self._index}
             self.refresh()
         else:
             # As many rows as before (a job moved in the attention order, a mark came or
@@ -236,8 +256,9 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         index = self.scroll_offset.y + y - 1
         if index < len(self._rows):
             now = self._now()
-            self._painted[y] = self._row_key(index, width, now)
-            return self._row_strip(index, width, now)
+            key = self._row_key(index, width, now)
+            self._painted[y] = key
+            return self._row_strip(index, width, now, key)
         self._painted.pop(y, None)
         if index == 0 and self.message:
             style = self._style("board--message")
@@ -246,16 +267,23 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         return Strip.blank(width, self.rich_style)
 
     def _row_key(self, index: int, width: int, now: datetime) -> tuple[object, ...]:
+        """Everything the row's line shows (the key of its cached Strip). What does not move
+        with the clock is worked out once per JobSummary (the tick asks every second)."""
         row = self._rows[index]
-        layout = board_layout(width)
-        cells = row_cells(row, now, layout)
+        fixed_layout, clock_layout = _split_layout(width)
+        known = self._fixed.get(row.key)
+        if known is None or known[0] is not row or known[1] != width:
+            cells = row_cells(row, now, fixed_layout)
+            known = (row, width, (state_cell(row), name_text(row), tuple(cells.items()),
+                                  row.strip[-20:], row.slow))
+            self._fixed[row.key] = known
         cursor = index == self._cursor
-        return (width, row.key, state_cell(row), name_text(row), tuple(cells.items()),
-                row.strip[-20:], row.slow, cursor, cursor and self.has_focus,
-                row.key in self._unread)
+        return (width, row.key, known[2], tuple(row_cells(row, now, clock_layout).items()),
+                cursor, cursor and self.has_focus, row.key in self._unread)
 
-    def _row_strip(self, index: int, width: int, now: datetime) -> Strip:
-        key = self._row_key(index, width, now)
+    def _row_strip(self, index: int, width: int, now: datetime,
+                   key: tuple[object, ...] | None = None) -> Strip:
+        key = key if key is not None else self._row_key(index, width, now)
         strip = self._cache.get(key)
         if strip is None:
             strip = self._paint(self._rows[index], key, width, now)
@@ -265,7 +293,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _paint(self, row: JobSummary, key: tuple[object, ...], width: int,
                now: datetime) -> Strip:
         layout = board_layout(width)
-        cursor = bool(key[7])
+        cursor = bool(key[4])
         base = self._style("board--cursor") if cursor else self._style("")
 
         def styled(name: str) -> Style:
