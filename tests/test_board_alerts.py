@@ -10,7 +10,7 @@ import pytest
 
 from tui.notices import COALESCE, BoardNotices, desktop_sequences
 from tui.watch.alerts import MAX_TOLD, AlertKind, BoardAlerts, coalesced_text
-from tui.watch.board import JobSummary, summarize
+from tui.watch.board import JobSummary, summarize, with_live_parts
 from tui.watch.events import BoardChanged, JobKey
 from tui.widgets.board_cells import (
     MARGIN,
@@ -218,3 +218,19 @@ def test_a_rows_cells() -> None:
     assert cells[Column.NEXT] == "in 13m"
     assert cells[Column.SEEN] == "<1m"
     assert state_cell(row) == ("\u25cf RUNNING", "board--running")
+
+
+def test_the_live_parts_move_without_recomputing_the_row() -> None:
+    job = cron_job("*/15 * * * *")
+    runs = [run("c2", "RUNNING", at(15), None)] + [
+        run(f"c{i}", "SUCCESS", at(0) - timedelta(minutes=15 * i), 60) for i in range(1, 7)]
+    row = summarize(job, runs, now=at(15, 30), looked_at=at(15, 30))
+    assert not row.slow and row.latest is not None
+    later = with_live_parts(row, at(17))
+    assert later.latest is not None and later.latest.duration == timedelta(minutes=2)
+    assert later.slow  # past the p90 of 60 s
+    # The rest is the row's own until its next look (the tick recomputes it now and then).
+    assert (later.next_fire, later.strip, later.typical_duration) == \
+        (row.next_fire, row.strip, row.typical_duration)
+    finished = summarize(job, runs[1:], now=at(17), looked_at=at(17))
+    assert with_live_parts(finished, at(18)) is finished

@@ -23,7 +23,14 @@ from textual.widgets import Footer, Header, Input
 from ..formatting import printable
 from ..messages import EngineMessage
 from ..options import AppOptions
-from ..watch.board import BoardState, JobSummary, attention_order, count_states, name_order
+from ..watch.board import (
+    BoardState,
+    JobSummary,
+    attention_order,
+    count_states,
+    name_order,
+    with_live_parts,
+)
 from ..watch.events import BoardChanged, JobKey
 from ..watch.scheduler import Scheduler
 from ..widgets.board_cells import compact_age
@@ -261,12 +268,11 @@ class BoardScreen(Screen[None]):
             # "in 3m", "12m ago", MISSED once a grace ends: they move by the minute.
             self._rows = board.summaries(now)
         else:
-            # Each second only running jobs move (duration, SLOW).
-            running = [row.key for row in self._rows
-                       if row.latest is not None and row.latest.active]
-            if not running:
+            # Each second only running jobs move: their duration and SLOW, nothing else.
+            moved = tuple(with_live_parts(row, now) for row in self._rows)
+            if all(new is old for new, old in zip(moved, self._rows, strict=True)):
                 return
-            self._rows = board.renew(running, now)
+            self._rows = moved
         self.table.show(self._shown(), self._unread())
         self._show_summary(len(self.table.rows))
         self._show_status()

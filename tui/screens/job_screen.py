@@ -240,6 +240,14 @@ class JobScreen(Screen[None]):
 
     def _tick(self) -> None:
         self.scheduler.notice_time()
+        if not self.is_current:
+            # Covered (the board, a detail on top): nothing of it is seen, and a repaint
+            # under an opaque screen still costs a frame. on_screen_resume catches up.
+            return
+        self.run_list.tick()
+        self._refresh_status()
+
+    def on_screen_resume(self) -> None:
         self.run_list.tick()
         self._refresh_status()
 

@@ -239,6 +239,20 @@ def summarize(
     )
 
 
+def with_live_parts(row: JobSummary, now: datetime) -> JobSummary:
+    """The row with its running run's duration and SLOW moved to `now`: what the board's
+    per-second tick needs, without the cron walk and the statistics of `summarize`."""
+    latest = row.latest
+    if latest is None or not latest.active or latest.started_at is None:
+        return row
+    duration = max(now - latest.started_at, timedelta(0))
+    slow = row.slow_after is not None and duration > row.slow_after
+    if duration == latest.duration and slow == row.slow:
+        return row
+    return dataclasses.replace(row, latest=dataclasses.replace(latest, duration=duration),
+                               slow=slow)
+
+
 # ----- the board as a whole ----------------------------------------------------------------
 
 
