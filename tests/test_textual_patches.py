@@ -212,3 +212,42 @@ async def test_a_partial_update_paints_what_textual_paints() -> None:
             assert theirs is not None and ours is not None
             assert ours.spans == theirs.spans
             assert _span_cells(ours) == _span_cells(theirs), regions
+
+
+async def test_a_change_under_an_opaque_screen_does_not_repaint_it() -> None:
+    """The run list under the board: what changes there cannot be seen, so nothing is sent
+    to the terminal for it (Textual repainted the top screen whole, again and again); the
+    covered screen shows its changes when it is back on top."""
+    from textual.screen import Screen
+
+    sent: list[object] = []
+
+    class Top(Screen[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("the board")
+
+    class Base(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("before", id="under")
+
+        def _display(self, screen: Screen[object], renderable: object) -> None:
+            if renderable is not None:
+                sent.append(renderable)
+            super()._display(screen, renderable)  # type: ignore[arg-type]
+
+    app = Base()
+    async with app.run_test(size=(40, 6)) as pilot:
+        top = Top()
+        await app.push_screen(top)
+        await pilot.pause()
+        assert top.styles.background.a == 1
+        sent.clear()
+        for text in ("one", "two", "three"):
+            app.screen_stack[0].query_one("#under", Static).update(text)
+            await pilot.pause()
+        await pilot.pause()
+        assert sent == []
+        app.pop_screen()
+        await pilot.pause()
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert any("three" in line for line in lines)

@@ -1,4 +1,4 @@
-"""Four small fixes to Textual 8.2.8 (pinned), applied when the app starts (`NfRunsApp.run`,
+"""Five small fixes to Textual 8.2.8 (pinned), applied when the app starts (`NfRunsApp.run`,
 before the driver reads input, and `on_mount`), never at import.
 
 1. Input: the Linux driver decodes the terminal's bytes as strict UTF-8, so one stray byte
@@ -21,6 +21,15 @@ before the driver reads input, and `on_mount`), never at import.
    everything else a quiet Textual app does. Here it sleeps until a byte arrives, the Esc
    timeout is due, or the app exits (setting the driver's exit event also wakes it), and at
    most `INPUT_IDLE_WAIT` seconds.
+
+5. Covered screens repainting the top one. A screen under the top one (the run list under the
+   board) is a "background screen" even when the top screen is opaque and hides it all. When
+   anything on it changes (the picker's tree after the job index's refresh, its status line),
+   Textual refreshes the TOP screen over the covered one's dirty regions, and marks the covered
+   screen for a whole repaint, which on its next update marks its whole area dirty again: the
+   board was repainted whole, ~30 KB at 200x60, 12 times a minute, for changes nobody could
+   see. Here a covered screen under an opaque top screen forgets its dirty regions instead; it
+   is repainted whole when it comes back on top (Textual's own screen-resume refresh).
 
 2, the output. A board left open over SSH for days sends, most of the time, only the running
 durations that tick each second: a digit or two in each of a few rows. Textual writes a partial
@@ -58,6 +67,7 @@ from rich.console import Console
 from rich.control import Control
 from textual import _compositor
 from textual.geometry import Region
+from textual.screen import Screen
 from textual.strip import Strip
 
 PATCHED_VERSION = "8.2.8"
@@ -170,7 +180,28 @@ def _render_partial_update(self: _compositor.Compositor) -> _compositor.ChopsUpd
         if band:
             _band_chops(self, band, changed, chops)
     chop_ends = [cut_set[1:] for cut_set in self.cuts]
-    return _compositor.ChopsUpdate(chops, spans, chop_ends)  # type: ignore[arg-type]
+    return _compositor.ChopsUpdate(chops, spans, chop_ends)  # type: ignore[arg-type, unused-ignore]
+
+
+ORIGINAL_COMPOSITOR_REFRESH = Screen._compositor_refresh
+
+
+def _hidden_under_opaque_top(screen: Screen[Any]) -> bool:
+    """Is this screen covered by an opaque top screen (so nothing of it shows)?"""
+    app = screen.app
+    if app.is_inline or not app.screen_stack:
+        return False
+    top = app.screen_stack[-1]
+    return top is not screen and top.styles.background.a >= 1
+
+
+def _compositor_refresh(self: Screen[Any]) -> None:
+    """`Screen._compositor_refresh`, doing nothing for a screen hidden by an opaque one."""
+    if _hidden_under_opaque_top(self):
+        self._compositor._dirty_regions.clear()
+        self._dirty_widgets.clear()
+        return
+    ORIGINAL_COMPOSITOR_REFRESH(self)
 
 
 INPUT_IDLE_WAIT = 2.0  # seconds: a last resort; exit and Esc wake the thread themselves
@@ -240,7 +271,7 @@ def _run_input_thread(self: Any) -> None:
         selector.unregister(fileno)
         process(selector.select(0.1), final=True)
     finally:
-        exit_event.set = set_exit  # type: ignore[method-assign]
+        exit_event.set = set_exit  # type: ignore[method-assign, unused-ignore]
         selector.close()
         for descriptor in (wake_read, wake_write):
             with contextlib.suppress(OSError):
@@ -277,11 +308,13 @@ def apply() -> str | None:
         return None
     _compositor.ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
     _compositor.Compositor.render_partial_update = _render_partial_update  # type: ignore[method-assign]
+    Screen._compositor_refresh = _compositor_refresh  # type: ignore[method-assign]
     _compositor.ChopsUpdate._nf_runs_patched = True  # type: ignore[attr-defined]
     return None
 
 
 __all__ = [
-    "ORIGINAL_RENDER_PARTIAL_UPDATE", "ORIGINAL_RENDER_SEGMENTS", "PATCHED_VERSION", "SWITCH",
+    "ORIGINAL_COMPOSITOR_REFRESH", "ORIGINAL_RENDER_PARTIAL_UPDATE", "ORIGINAL_RENDER_SEGMENTS",
+    "PATCHED_VERSION", "SWITCH",
     "apply", "lenient_incremental_decoder",
 ]
