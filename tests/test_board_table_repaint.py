@@ -157,3 +157,47 @@ async def test_a_tick_repaints_only_the_rows_whose_clock_text_moved() -> None:
         assert await painted_by(app, table.tick) == set()  # "<1m" and "30m" both stand
         clock[0] = NOW + timedelta(seconds=3)
         assert await painted_by(app, table.tick) == {1}  # "seen <1m" -> "1m": that row only
+
+
+async def test_a_running_duration_repaints_its_cell_alone() -> None:
+    """Over SSH a whole 200-column line is ~600 bytes; the duration's digits are a few."""
+    from textual.geometry import Region
+
+    from tui.api.models import RunStatus
+    from tui.watch.board import LatestRun, with_live_parts
+    from tui.widgets.board_cells import Column
+
+    clock = [NOW]
+    started = NOW - timedelta(seconds=30)
+    latest = LatestRun(run_id="r1", run_name="job-r1", status=RunStatus.RUNNING,
+                       raw_status="RUNNING", active=True, started_at=started,
+                       concluded_at=None, duration=timedelta(seconds=30))
+    running = dataclasses.replace(row("busy", BoardState.RUNNING), latest=latest,
+                                  looked_at=NOW)
+    refreshed: list[Region] = []
+
+    class RecordingTable(CountingTable):
+        def refresh(self, *regions: Region, **kwargs: bool) -> RecordingTable:
+            refreshed.extend(regions)
+            super().refresh(*regions, **kwargs)
+            return self
+
+    class ClockApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield RecordingTable(now=lambda: clock[0])
+
+    app = ClockApp()
+    async with app.run_test(size=(200, 10)):
+        table = app.query_one(RecordingTable)
+        table.show([running, row("idle")])
+        await next_frame(table)
+        refreshed.clear()
+        clock[0] = NOW + timedelta(seconds=1)
+        table.show([with_live_parts(running, clock[0]), row("idle")])
+        layout = board_layout(200)
+        x = layout.x_of(Column.DURATION)
+        width = dict(layout.columns)[Column.DURATION]
+        assert x is not None
+        assert refreshed == [Region(x, 1, width, 1)]
+        await next_frame(table)
+        assert "31s" in table.visible_text()[0]
