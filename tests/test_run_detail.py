@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from textual.widgets import Static
 
 from tui.api.errors import ForbiddenError, NetworkError, RateLimitedError
@@ -30,7 +32,7 @@ from tui.simulator import Simulator, run_simulator
 from tui.watch.run_info import Cadence
 from tui.widgets.containers import RunContainers, failures_first, middle_cut
 from tui.widgets.moment import clock_text
-from tui.widgets.run_usage import RunUsage, UsageRow, amount, usage_of
+from tui.widgets.run_usage import RunUsage, UsageRow, amount, usage_of, usage_words
 from tui.widgets.sparkline import resample, sparkline_rows
 
 from .test_ui import Board, add_job, board, screen_text
@@ -127,6 +129,30 @@ def test_usage_sums_containers_and_says_the_peak_in_words(utc_zone: None) -> Non
     assert amount(1e300, "mb") == "1e+300 MB"
     huge = usage_of([series("a", [1e308]), series("b", [1e308])], "cpu")
     assert huge.points == ()  # a sum that overflows is no point at all
+
+
+moments = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                       timezones=st.just(timezone.utc))
+values = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(st.lists(st.tuples(moments, values), max_size=30), moments, moments,
+       st.integers(-2, 300), st.integers(0, 5), st.none() | st.floats(0, 1e12))
+def test_charts_never_raise_on_any_numbers_or_times(
+    points: list[tuple[datetime, float]], start: datetime, end: datetime, width: int,
+    height: int, hold: float | None,
+) -> None:
+    points.sort(key=lambda point: point[0])
+    columns = resample(points, start, end, width, hold)
+    assert len(columns) == max(0, width)
+    rows = sparkline_rows(columns, height)
+    assert len(rows) == max(1, height) and all(len(row) == len(columns) for row in rows)
+    series = MetricSeries("cpu", "vCPU", "c", hold or None, tuple(
+        MetricPoint(ts, value) for ts, value in points if value == value))
+    usage = usage_of([series, series], "cpu")
+    for mode in TimeMode:
+        words = usage_words(usage, mode, end, span=(end - start).total_seconds())
+        assert words and all(isinstance(line, str) for line in words)
 
 
 def test_cadence_asks_once_for_a_concluded_run() -> None:

@@ -113,6 +113,7 @@ class UsageRow(Horizontal):
         super().__init__(id=f"usage-{metric}", classes="usage-row")
         self.metric = metric
         self.label = label
+        self._lines: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.label.ljust(LABEL), "bold"), classes="usage-label")
@@ -130,8 +131,20 @@ class UsageRow(Horizontal):
     def say(self, lines: Sequence[str], *, chart: bool) -> None:
         self.chart.display = chart
         self.set_class(not chart, "-words-only")
+        self._lines = list(lines)
+        self._show_words()
+
+    def on_resize(self) -> None:
+        self._show_words()
+
+    def _show_words(self) -> None:
+        """As many lines of words as the row is high: the words' column is as wide as its
+        longest line shown, and the chart takes the rest."""
+        lines = self._lines[: max(1, self.size.height)]
         text = Text("\n".join(lines), no_wrap=True, overflow="ellipsis")
-        self.words.update(text)
+        shown = self.words.content
+        if not isinstance(shown, Text) or shown.plain != text.plain:
+            self.words.update(text)
 
 
 class RunUsage(Vertical):
