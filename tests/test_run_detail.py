@@ -321,8 +321,12 @@ async def test_a_concluded_run_is_asked_once_however_long_it_stays_open(
 ) -> None:
     async with board(sim, project="payments", job="reconcile-legacy", size=(80, 24),
                      refresh=60, idle_interval=60) as b:
+        await b.idle()
+        await b.press("t", "t")  # times in UTC: the detail follows the list's time mode
         detail = await open_detail(b)
         await settled_detail(b, detail)
+        assert re.search(r"TASK_FAILED at \d\d:\d\d:\d\dZ$", containers_text(detail))
+        assert re.search(r"^CPU\s+peak .* at \d\d:\d\dZ$", usage_text(detail), re.M)
         assert len(requests_to(sim, "metrics")) == 1
         assert len(requests_to(sim, "containers")) == 1
         for _ in range(5):  # hours pass on the app's clock; the detail ticks
