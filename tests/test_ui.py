@@ -171,9 +171,16 @@ def rich_text(renderable: object, width: int = 200) -> str:
     return "\n".join(line.rstrip() for line in console.export_text().splitlines())
 
 
+# The labels the detail puts after another field on the same row ("status FAILED   concluded
+# true   active 0 ...", tui.screens.detail.FIELD_ROWS), and the badge after the run's name.
+PAIRED = re.compile(r"   (?=(?:concluded|active|succeeded|failed|backoffLimit|started) |[✔✘●?] )")
+
+
 def detail_fields(detail: RunDetailScreen) -> str:
-    """The detail's fields as shown: the table, then the duration on its own line."""
+    """The detail's fields as shown, one "label value" a line (the detail packs several on a
+    row): the table, then the duration on its own line."""
     table = rich_text(detail.query_one("#detail-fields", Static).content)
+    table = PAIRED.sub("\n", table)
     return table + "\n" + detail.query_one("#detail-duration", TextLine).text.plain
 
 
@@ -657,7 +664,8 @@ async def test_markup_in_names_is_shown_literally(small_sim: Simulator) -> None:
         await b.wait(lambda: isinstance(b.app.screen, RunDetailScreen), "the detail")
         assert "run [link=http://x]y[/link]" in header_text(b)
         fields = rich_text(b.app.screen.query_one("#detail-fields", Static).content)
-        assert re.search(r"^runName\s+\[link=http://x\]y\[/link\]$", fields, re.M), fields
+        assert re.search(r"^runName\s+\[link=http://x\]y\[/link\]   ✔ SUCCESS$", fields,
+                         re.M), fields
 
 
 # ----- 10. errors keep the data -----------------------------------------------------------------

@@ -13,9 +13,13 @@ from textual.message import Message
 
 from .api.errors import NorthflankError
 from .api.models import LogLine
+from .api.run_models import Container, LogWindow, RunMetrics
 from .watch.events import Event, JobKey
 
-__all__ = ["ApiFailed", "EngineMessage", "JobKey", "LogsLoaded"]
+__all__ = [
+    "ApiFailed", "ContainersLoaded", "EngineMessage", "JobKey", "LogsLoaded", "MetricsLoaded",
+    "RunInfoFailed",
+]
 
 
 @dataclass
@@ -40,3 +44,32 @@ class LogsLoaded(Message):
 
     run_id: str
     lines: list[LogLine]
+
+
+@dataclass
+class ContainersLoaded(Message):
+    """A run's containers arrived (for the detail screen). `concluded`: the run had
+    concluded when they were asked for (its last word)."""
+
+    run_id: str
+    containers: list[Container]
+    concluded: bool
+
+
+@dataclass
+class MetricsLoaded(Message):
+    """A run's CPU and memory over `window` arrived (for the detail screen)."""
+
+    run_id: str
+    metrics: RunMetrics
+    window: LogWindow
+    concluded: bool
+
+
+@dataclass
+class RunInfoFailed(Message):
+    """Asking for a run's containers or metrics failed (the detail says so in that part)."""
+
+    what: Literal["containers", "metrics"]
+    run_id: str
+    error: NorthflankError

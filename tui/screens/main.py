@@ -185,7 +185,8 @@ class MainScreen(JobScreen):
         from .detail import RunDetailScreen
 
         self.app.push_screen(
-            RunDetailScreen(self.scheduler.client, self.key, message.run, now=self.now)
+            RunDetailScreen(self.scheduler.client, self.key, message.run, now=self.now,
+                            time_mode=self.run_list.time_mode)
         )
 
 
