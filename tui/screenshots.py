@@ -145,6 +145,7 @@ class Scene:
     run_before: Callable[[Pilot[int]], Awaitable[None]]
     board: bool = False
     readme: bool = True  # False: a test's picture (a snapshot), not one for the README
+    world: str = "demo"  # the simulator's preset ("showcase": the demo without edge cases)
 
     @property
     def sizes(self) -> tuple[tuple[int, int], ...]:
@@ -154,12 +155,14 @@ class Scene:
         """The frozen, seeded simulator this scene is taken on."""
         if self.board:
             return run_simulator(seed=7, speed=0.0, preset="board", start=BOARD_START)
-        return run_simulator(seed=7, speed=0.0)
+        return run_simulator(seed=7, speed=0.0, preset=self.world)
 
 
 SCENES = (
-    Scene("main", "payments", "settle-ledger", settle),
-    Scene("detail", "payments", "settle-ledger", open_detail),
+    # The first picture: a job's runs with what a user meets (one running, a few failed).
+    Scene("main", "data-platform", "ingest-events", settle, world="showcase"),
+    # The third row of that job is a failed run: its containers say why.
+    Scene("detail", "data-platform", "ingest-events", open_detail, world="showcase"),
     Scene("help", "payments", "settle-ledger", open_help),
     Scene("edge-cases", "sandbox", "markup-runs", show_picker, readme=False),
     Scene("board", None, None, board_cursor, board=True),

@@ -41,7 +41,10 @@ _MASK48 = (1 << 48) - 1
 _SEQ_BIAS = 1 << 47
 _MANUAL_GAP = (300.0, 10800.0)  # idle time between two runs of a manual job, seconds
 MAX_MISSED_KEPT = 1000  # missed fire times remembered per job
-PRESETS = ("demo", "board", "hostile", "empty")
+PRESETS = ("demo", "showcase", "board", "hostile", "empty")
+# The demo's projects of names that try to break a terminal: in the demo and the tests, not
+# in the README's first picture ("showcase": the demo without them).
+EDGE_CASE_PROJECTS = ("sandbox", "markup-lab", "empty")
 
 
 class NotFoundError(KeyError):
@@ -260,7 +263,8 @@ class World:
         hostile: bool = False,
         preset: str = "demo",
     ) -> None:
-        """A seeded world: `preset` "demo" (`demo_world.py`), "board" (about 40 jobs of every
+        """A seeded world: `preset` "demo" (`demo_world.py`), "showcase" (the demo without its
+        edge-case projects, for the README's pictures), "board" (about 40 jobs of every
         kind, `board_world.py`) or "empty"; `hostile` (or "hostile"), instead, a small world
         whose every id and text carries terminal control sequences (`hostile.py`).
         """
@@ -288,10 +292,14 @@ class World:
             from .board_world import seed_board
 
             seed_board(self, history)
-        elif preset == "demo":
+        elif preset in ("demo", "showcase"):
             from .demo_world import seed_demo
 
             seed_demo(self, history)
+            if preset == "showcase":
+                for project_id in EDGE_CASE_PROJECTS:
+                    self._projects.pop(project_id, None)
+                    self._jobs.pop(project_id, None)
         self._anchor = time.monotonic()
         self._speed = float(speed)
 
