@@ -208,13 +208,11 @@ def settings_path(env: Environ | None = None) -> Path | None:
 
 @dataclass(frozen=True)
 class FileLayer:
-    """What the file says: the values that fit, the document as read, and its problems."""
+    """What the file says: the values that fit, and its problems."""
 
     values: Mapping[str, Any]
-    document: Mapping[str, Any]
     problems: tuple[tuple[str | None, str], ...] = ()  # (key or None: the file, reason)
     exists: bool = False
-    usable: bool = True  # False: it exists but cannot be read as TOML: never overwritten
 
 
 def _parse(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -237,11 +235,10 @@ def _parse(path: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 def read_file(path: Path | None) -> FileLayer:
     if path is None:
-        return FileLayer({}, {})
+        return FileLayer({})
     document, problem = _parse(path)
     if document is None:
-        return FileLayer({}, {}, ((None, problem or "cannot be read"),), exists=True,
-                         usable=False)
+        return FileLayer({}, ((None, problem or "cannot be read"),), exists=True)
     values: dict[str, Any] = {}
     problems: list[tuple[str | None, str]] = []
     for name, value in document.items():
@@ -255,7 +252,7 @@ def read_file(path: Path | None) -> FileLayer:
                 values[name] = key.check(value)
             except Invalid as reason:
                 problems.append((name, str(reason)))
-    return FileLayer(values, document, tuple(problems), exists=path.exists())
+    return FileLayer(values, tuple(problems), exists=path.exists())
 
 
 # ----- resolution ----------------------------------------------------------------------------
