@@ -131,7 +131,8 @@ def test_each_name_has_its_own_colour_the_same_every_time() -> None:
 async def test_the_header_shows_the_context_in_its_accent(
     tmp_path: Path, prod: Simulator, staging: Simulator
 ) -> None:
-    async with app_on(tmp_path, prod, staging) as b:
+    async with app_on(tmp_path, prod, staging, theme="nord") as b:
+        assert b.app.theme == "nord"  # the settings' theme, from the start
         title = header(b.app)
         assert title.plain.startswith(" prod  nf-runs")
         (span, *_rest) = title.spans

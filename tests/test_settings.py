@@ -85,7 +85,7 @@ def test_flags_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None
     ("refresh", "0.5", "number from 1 to 86400 seconds"),
     ("budget", "0", "number in (0, 100] percent"),
     ("budget", "nan", "number in (0, 100] percent"),
-    ("theme", "no-such-theme", "must be one of"),
+    ("theme", "no-such-theme", "must be a Textual theme"),
     ("time_mode", "mars", "must be one of relative, local, utc"),
     ("board", "maybe", "true or false"),
 ])
@@ -332,6 +332,8 @@ def test_config_json_and_a_token_from_the_environment(
     assert document["settings"]["last_job"] == {"value": None, "source": "default"}
     assert document["contexts"] == [] and document["warnings"] == []
     assert SECRET not in result.stdout + result.stderr
+    bad_flag = nf_runs("config", "--theme", "nope", home=tmp_path)
+    assert bad_flag.returncode == 2 and "not a theme: 'nope'" in bad_flag.stderr
     none = nf_runs("config", home=tmp_path)
     assert none.returncode == 0 and "not created yet" in none.stdout
     assert [line.split()[1:] for line in none.stdout.splitlines()

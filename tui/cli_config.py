@@ -25,12 +25,12 @@ TIME_MODES = ("relative", "local", "utc")  # (tui.settings.TIME_MODES, without i
 
 
 def _theme(value: str) -> str:
-    from .settings import Invalid, _theme
+    from textual.theme import BUILTIN_THEMES
 
-    try:
-        return _theme(value)
-    except Invalid as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    if value not in BUILTIN_THEMES:
+        raise argparse.ArgumentTypeError(
+            f"not a theme: {value!r} (one of {', '.join(sorted(BUILTIN_THEMES))})")
+    return value
 
 
 def add_settings_options(

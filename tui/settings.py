@@ -87,7 +87,8 @@ def _theme(value: object) -> str:
     from textual.theme import BUILTIN_THEMES  # (only when a theme is given)
 
     if value not in BUILTIN_THEMES:
-        raise Invalid(f"must be one of {', '.join(sorted(BUILTIN_THEMES))}")
+        raise Invalid("must be a Textual theme such as textual-dark, nord or gruvbox "
+                      "(all: nf-runs --theme help)")
     return value
 
 
