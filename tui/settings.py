@@ -189,8 +189,9 @@ SECRET_HINT = "is not read from here (a token goes in --token-file, NORTHFLANK_A
 
 def shown_value(value: object) -> str:
     """A setting's value as `nf-runs config` and the warnings show it."""
-    if isinstance(value, LastJob):
-        return f"{value.project} / {value.job}"
+    if isinstance(value, LastJob):  # (opened again only in its context)
+        where = f" ({printable(value.context)[:40]})" if value.context else ""
+        return f"{printable(value.project)} / {printable(value.job)}{where}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
