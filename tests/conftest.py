@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 
@@ -23,6 +24,19 @@ START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
 
 async def _no_sleep(_seconds: float) -> None:
     return None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the user's own settings.toml or config.json (nor do the
+    processes tests start: the app, tmux): the config directory is a temporary one."""
+    previous = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = previous
 
 
 @pytest.fixture

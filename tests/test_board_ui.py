@@ -206,7 +206,8 @@ async def test_the_picker_filter_and_the_palette_find_jobs_of_projects_never_exp
 
 async def test_board_over_one_project(board_sim: Simulator) -> None:
     app = NfRunsApp(make_client(board_sim),
-                    AppOptions(host_label="sim.test", board=True, project="platform", tick=0.2,
+                    AppOptions(host_label="sim.test", board=True, project="platform",
+                               board_project="platform", tick=0.2,
                                tty_check=0),
                     now=board_sim.world.now)
     async with harness.run_board(app, (200, 60), lambda pilot, errors: Board(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .cli_commands import OutputError as CommandOutputError
 from .cli_commands import add_commands, jobs_command, projects_command
-from .options import DEFAULT_BUDGET_PERCENT, DEFAULT_REFRESH
+from .cli_config import add_config_command, add_settings_options, config_command
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -47,6 +47,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "projects": projects_command, "jobs": jobs_command, "watch": _watch,
+    "config": config_command,
 }
 
 
@@ -138,32 +139,34 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="read the API token from this file")
     parser.add_argument("--team", metavar="TEAM", default=default,
                         help="team id, for org-scoped tokens (/v1/teams/TEAM/...)")
+    parser.add_argument("--context", metavar="NAME", default=default,
+                        help="the Northflank CLI context to use (default: $NF_RUNS_CONTEXT, "
+                             "the settings file, else the CLI's current one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nf-runs",
         description="A terminal dashboard for Northflank job runs.",
-        epilog="Try it without an account: nf-runs --demo",
+        epilog="Try it without an account: nf-runs --demo. The settings in force and where "
+               "they come from: nf-runs config.",
     )
     parser.add_argument("--version", action="version", version=f"nf-runs {__version__}")
     _common_options(parser, suppress=False)
     parser.add_argument("--demo", action="store_true",
                         help="start the built-in API simulator and watch it (no account needed)")
-    parser.add_argument("--project", metavar="P", help="open on this project")
+    parser.add_argument("--project", metavar="P",
+                        help="open on this project (with the board: show only its jobs)")
     parser.add_argument("--job", metavar="J", help="open on this job's runs")
-    parser.add_argument("--refresh", type=_refresh, default=DEFAULT_REFRESH, metavar="SECONDS",
-                        help="wished-for refresh interval of active runs (default 5, min 1)")
-    parser.add_argument("--budget", type=_percent, default=DEFAULT_BUDGET_PERCENT,
-                        metavar="PERCENT",
-                        help="share of the hourly API quota nf-runs may use (default 50)")
+    add_settings_options(parser, _refresh, _percent, suppress=False)
     parser.add_argument("--read-only", action="store_true",
                         help="never start or abort runs")
     parser.add_argument("--bell", action="store_true",
                         help="ring the terminal bell when a watched run fails")
-    parser.add_argument("--board", action="store_true",
+    parser.add_argument("--board", action=argparse.BooleanOptionalAction, default=None,
                         help="open the status board: every job of every project (or of "
-                             "--project) at a glance")
+                             "--project) at a glance (--no-board: the job's runs; "
+                             "$NF_RUNS_BOARD)")
     parser.add_argument("--notify", action="store_true",
                         help="desktop notifications (OSC 9, 777 and 99) when a job on the "
                              "board fails or misses a run")
@@ -200,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     amount.add_argument("--all", action="store_true", help="every run, page by page")
     runs.add_argument("--json", action="store_true", help="one JSON object per line")
     add_commands(sub, _subcommand_options, _refresh, _percent)
+    add_config_command(sub, _subcommand_options, _refresh, _percent)
     return parser
 
 
@@ -217,12 +221,12 @@ def _say(line: str) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from .config import resolve_settings
     from .crash import register_secret
+    from .settings import resolve_connection
 
-    settings = resolve_settings(api_url=args.api_url, token_file=args.token_file, team=args.team)
+    user, settings = resolve_connection(args)
     register_secret(settings.token)
-    for warning in settings.warnings:
+    for warning in (*user.warnings, *settings.warnings):
         _say(f"nf-runs: warning: {warning}")
     return settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import signal
 import sys
@@ -12,19 +13,20 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from .accounts import Accounts
 from .api.client import NorthflankClient
 from .api.ratelimit import RateLimitBudget
 from .board_jobs import board_listed, start_board, sync_board
-from .commands import JobCommands
-from .config import MissingTokenError, resolve_settings
+from .commands import ContextCommands, JobCommands
+from .config import MissingTokenError
 from .crash import register_secret, terminal_restorer
+from .header import refresh_headers, with_context
 from .messages import EngineMessage
 from .notices import BoardNotices
 from .options import AppOptions
@@ -32,6 +34,7 @@ from .screens.board import BoardScreen, JobOpened, MarkRead
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.setup import SetupScreen
+from .settings import LastJob, SettingsFile, UserSettings, flags_from
 from .terminal import TerminalWatchdog, terminal_fds
 from .toast import toast
 from .watch.clock import Clock, SystemClock
@@ -57,7 +60,7 @@ class NfRunsApp(App[int]):
 
     TITLE = "nf-runs"
     CSS_PATH = stylesheet_paths()
-    COMMANDS = App.COMMANDS | {JobCommands}
+    COMMANDS = App.COMMANDS | {JobCommands, ContextCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),
@@ -72,12 +75,26 @@ class NfRunsApp(App[int]):
         now: Callable[[], datetime] | None = None,
         clock: Clock | None = None,
         setup_message: str | None = None,
+        settings_file: SettingsFile | None = None,
+        user_settings: UserSettings | None = None,
+        accounts: Accounts | None = None,
+        notes: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.client = client
         self.options = options or AppOptions()
         self._now = now
+        self._clock = clock or SystemClock()
         self.setup_message = setup_message
+        # Where theme, time mode, the last job and the board are kept (None: nowhere, as in
+        # tests), the settings the app started with, the contexts it can switch to, and the
+        # warnings of the start to show as toasts.
+        self.settings_file = settings_file
+        self.user_settings = user_settings or UserSettings()
+        self.accounts = accounts
+        self._notes = notes
+        self._saved: dict[str, object] = {}
+        self._save_failed = False
         self._terminal_watchdog: TerminalWatchdog | None = None
         self.scheduler: Scheduler | None = None
         self.notices = BoardNotices(
@@ -85,11 +102,15 @@ class NfRunsApp(App[int]):
             write=self._write_terminal, environ=os.environ, on_unread=self._show_unread,
         )
         if client is not None:
-            self.scheduler = Scheduler(
-                client, clock=clock or SystemClock(), refresh=self.options.refresh,
-                idle_interval=self.options.idle_interval, page_size=self.options.page_size,
-            )
-            self.scheduler.subscribe(self._engine_event)
+            self.scheduler = self._new_scheduler(client)
+
+    def _new_scheduler(self, client: NorthflankClient) -> Scheduler:
+        scheduler = Scheduler(
+            client, clock=self._clock, refresh=self.options.refresh,
+            idle_interval=self.options.idle_interval, page_size=self.options.page_size,
+        )
+        scheduler.subscribe(self._engine_event)
+        return scheduler
 
     def now(self) -> datetime:
         """The current time on the server's clock (frozen in tests)."""
@@ -110,7 +131,7 @@ class NfRunsApp(App[int]):
             self.notices.follow(event)
         elif isinstance(event, IndexChanged) and self.scheduler is not None \
                 and self.scheduler.board is not None:
-            sync_board(self.scheduler, event.index, self.options.project,
+            sync_board(self.scheduler, event.index, self.options.board_project,
                        complete=event.complete)
             if self.is_screen_installed(self.BOARD):
                 board = self.get_screen(self.BOARD)
@@ -129,6 +150,11 @@ class NfRunsApp(App[int]):
         if scheduler is None:
             return
         cache_dir = self.options.cache_dir
+        if cache_dir is not None and self.options.context:
+            # Two contexts on one host are two accounts with one API URL: the index cache
+            # (named by URL and team) is kept apart for each.
+            name = hashlib.sha256(self.options.context.encode("utf-8", "replace"))
+            cache_dir = cache_dir / "contexts" / name.hexdigest()[:16]
         scheduler.open_index(cache_dir=cache_dir, persist=cache_dir is not None)
         if self.options.board:
             self.action_board()
@@ -152,6 +178,7 @@ class NfRunsApp(App[int]):
             return
         if scheduler.board is None:
             start_board(self, scheduler, self.options)
+        self.remember(board=True, board_project=self.options.board_project)
         if not self.is_screen_installed(self.BOARD):
             self.install_screen(
                 BoardScreen(scheduler, self.options, now=self.now, unread=self.notices.unread),
@@ -168,6 +195,7 @@ class NfRunsApp(App[int]):
     def _job_opened(self, message: JobOpened) -> None:
         """Enter or `b` on the board: that job's runs (Esc or `b` comes back)."""
         self.notices.seen(message.key)
+        self.remember(board=False)
         if isinstance(self.screen, BoardScreen):
             self.pop_screen()
         main = self.screen
@@ -182,8 +210,69 @@ class NfRunsApp(App[int]):
             self.screen.pull()
 
     def seen_job(self, key: JobKey) -> None:
-        """The run list shows this job: its news is read."""
+        """The run list shows this job: its news is read, and it is the job opened last."""
         self.notices.seen(key)
+        self.remember(last_job=LastJob(key.project_id, key.job_id, self.options.context))
+
+    # ----- settings and contexts ----------------------------------------------------------
+
+    def remember(self, **changes: object) -> None:
+        """Keep what the user changed in settings.toml. A value equal to the one in force
+        (a flag's, at the start) is not written; a failure is said once, in a toast."""
+        changes = {name: value for name, value in changes.items()
+                   if self._saved.get(name, getattr(self.user_settings, name)) != value}
+        if self.settings_file is None or not changes:
+            return
+        self._saved.update(changes)
+        problem = self.settings_file.save(**changes)
+        if problem is not None and not self._save_failed:
+            self._save_failed = True
+            toast(self, f"Settings not saved: {problem}", title="nf-runs", severity="warning",
+                  timeout=8)
+
+    def _theme_changed(self, theme: Any) -> None:
+        self.remember(theme=theme.name)
+
+    def time_mode_changed(self, mode: str) -> None:
+        """The `t` key's time mode: kept for the next start."""
+        self.remember(time_mode=mode)
+
+    def format_title(self, title: str, sub_title: str) -> Any:
+        """Every header: the context's name first, in its own colour."""
+        return with_context(super().format_title(title, sub_title), self.options.context,
+                            no_color=self.no_color)
+
+    @property
+    def board_showing(self) -> bool:
+        return isinstance(self.screen, BoardScreen)
+
+    async def use_client(self, client: NorthflankClient, options: AppOptions) -> None:
+        """Another account (a switch of context): the old engine's tasks end and its client
+        closes, then the screens start again on a new engine over `client`."""
+        for worker in list(self.workers):
+            if worker.group == "engine":
+                worker.cancel()
+        old_scheduler, old_client = self.scheduler, self.client
+        self.scheduler = None
+        if old_scheduler is not None:
+            await old_scheduler.aclose()
+        if old_client is not None:
+            await old_client.aclose()
+        self.client, self.options = client, options
+        self.notices.seen(None)  # the other account's news
+        self.scheduler = self._new_scheduler(client)
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        if self.is_screen_installed(self.BOARD):
+            self.uninstall_screen(self.BOARD)  # its rows are the other account's
+        base = self.screen_stack[0]
+        if not base._result_callbacks:
+            # Textual's switch_screen drops the replaced screen's result callback, and the
+            # default screen has none (8.2.8: IndexError, the stack left empty).
+            base._push_result_callback(self, None)
+        await self.switch_screen(MainScreen(self.scheduler, self.options, now=self.now))
+        self._start_engine()
+        refresh_headers(self)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """The palette's "Screenshot": an SVG of the screen in ~/Downloads when there is one,
@@ -217,10 +306,12 @@ class NfRunsApp(App[int]):
         notice = apply_textual_patches()
         if notice:
             self.notify(notice, title="nf-runs", timeout=5, markup=False)
-        if self.scheduler is not None:
-            self.run_worker(self.scheduler.run(), name="engine", group="engine",
-                            exit_on_error=False)
-            self.call_after_refresh(self._open_index)
+        if self.options.theme and self.options.theme in self.available_themes:
+            self.theme = self.options.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        for note in self._notes:
+            toast(self, note, title="nf-runs", severity="warning", timeout=10)
+        self._start_engine()
         loop = asyncio.get_running_loop()
         if self.options.tty_check > 0 and not self.is_headless:
             # A thread, not a timer: a write to a dead terminal can block the event loop.
@@ -235,6 +326,12 @@ class NfRunsApp(App[int]):
             for signum in (signal.SIGHUP, signal.SIGTERM):
                 # Exit code 128 + the signal's number, as a shell reports a process it ended.
                 loop.add_signal_handler(signum, self.exit, 128 + signum)
+
+    def _start_engine(self) -> None:
+        if self.scheduler is not None:
+            self.run_worker(self.scheduler.run(), name="engine", group="engine",
+                            exit_on_error=False)
+            self.call_after_refresh(self._open_index)
 
     def _handle_exception(self, error: Exception) -> None:
         """The crash hook: any unhandled exception ends the app, and `run` raises it.
@@ -283,58 +380,77 @@ class NfRunsApp(App[int]):
         return result
 
 
-def _host_label(url: str) -> str:
-    return urlsplit(url).netloc or url
-
-
 def run_app(args: argparse.Namespace) -> int:
-    """Build and run the app from parsed CLI arguments."""
+    """Build and run the app from parsed CLI arguments and the settings in force."""
+    from .accounts import host_label, start_job
+    from .config import app_cache_dir
+    from .contexts import NorthflankContext, context_connection
+    from .settings import resolve, resolve_connection, settings_path
+
     simulator = None
-    project, job = args.project, args.job
-    budget = RateLimitBudget(share=args.budget / 100)
     client: NorthflankClient | None = None
     setup_message: str | None = None
+    accounts: Accounts | None = None
+    context: str | None = None
     if args.demo:
         from .simulator import Simulator, World
 
+        # The demo keeps only the theme and the time mode: its world is new each time, so
+        # the last job and the board of the file are not its own (nor its to overwrite).
+        user = resolve({**flags_from(args), "board_project": None})
+        board = bool(args.board)
         # The demo's clock starts at the real time, so local times and "ago" read true.
         world = World(seed=args.seed, speed=args.speed, start=datetime.now(timezone.utc),
-                      preset="board" if args.board else "demo")
+                      preset="board" if board else "demo")
         simulator = Simulator(world=world)
         simulator.start()
         register_secret(simulator.token)
-        client = NorthflankClient(simulator.token, simulator.url, budget=budget)
-        host_label = f"demo simulator {_host_label(simulator.url)}"
+        client = NorthflankClient(simulator.token, simulator.url,
+                                  budget=RateLimitBudget(share=user.settings.budget / 100))
+        label = f"demo simulator {host_label(simulator.url)}"
+        project, job, board_project = args.project, args.job, args.project
+        warnings = list(user.warnings)
+        settings_file = SettingsFile(settings_path(), only=("theme", "time_mode"))
     else:
-        # Any other ConfigError (a bad token file, URL or config file) ends the command
-        # with its one-line message; only "no token at all" opens the setup page.
-        settings = resolve_settings(
-            api_url=args.api_url, token_file=args.token_file, team=args.team
-        )
-        for warning in settings.warnings:
-            print(f"nf-runs: warning: {warning}", file=sys.stderr)
+        # Any other ConfigError (a bad token file, URL, context or config file) ends the
+        # command with its one-line message; only "no token at all" opens the setup page.
+        user, settings = resolve_connection(args)
+        warnings = [*user.warnings, *settings.warnings]
+        share = user.settings.budget / 100
+        for each in settings.contexts.contexts:
+            register_secret(each.token)
+
+        def connect(chosen: NorthflankContext) -> NorthflankClient:
+            token, url = context_connection(chosen, settings.contexts)
+            return NorthflankClient(token, url, team=settings.team,
+                                    budget=RateLimitBudget(share=share))
+
+        accounts = Accounts(settings.contexts, connect)
+        context = settings.context
+        project, job = start_job(args.project, args.job, user.settings, context=context,
+                                 defaults=(settings.project, settings.job))
+        board, board_project = user.settings.board, user.settings.board_project
         try:
             token = settings.require_token()
             register_secret(token)
-            client = NorthflankClient(token, settings.api_url, team=settings.team, budget=budget)
-            project = project or settings.project
-            job = job or settings.job
-            host_label = _host_label(settings.api_url)
+            client = NorthflankClient(token, settings.api_url, team=settings.team,
+                                      budget=RateLimitBudget(share=share))
+            label = host_label(settings.api_url)
         except MissingTokenError as error:
             setup_message = str(error)
-            host_label = "not connected"
-    cache_dir = None
-    if not args.demo:
-        from .config import app_cache_dir
-
-        cache_dir = app_cache_dir()  # (the demo's simulator is new each time: no cache)
+            label = "not connected"
+        settings_file = SettingsFile(user.path)
+    for warning in warnings:
+        print(f"nf-runs: warning: {warning}", file=sys.stderr)
     options = AppOptions(
-        cache_dir=cache_dir,
-        host_label=host_label, project=project, job=job if project else None,
-        refresh=args.refresh, read_only=args.read_only, bell=args.bell,
-        board=args.board, notify=args.notify, grace=args.grace,
+        cache_dir=None if args.demo else app_cache_dir(),  # (a new simulator each time)
+        host_label=label, project=project, job=job if project else None,
+        refresh=user.settings.refresh, read_only=args.read_only, bell=args.bell,
+        board=board, board_project=board_project, notify=args.notify, grace=args.grace,
+        time_mode=user.settings.time_mode, theme=user.settings.theme, context=context,
     )
-    app = NfRunsApp(client, options, setup_message=setup_message)
+    app = NfRunsApp(client, options, setup_message=setup_message, settings_file=settings_file,
+                    user_settings=user.settings, accounts=accounts, notes=tuple(warnings))
     try:
         result = app.run()
     finally:

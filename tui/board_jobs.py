@@ -1,4 +1,5 @@
-"""Which jobs the board watches: every job of the global index, or of `--project`.
+"""Which jobs the board watches: every job of the global index, or of one project
+(`--project`, or the board's project remembered in settings.toml).
 
 The index (tui.watch.job_index) lists every project and job once, cached on disk, and
 refreshes in the background; each `IndexChanged` is mirrored here onto the board: new jobs
@@ -26,7 +27,7 @@ def start_board(app: NfRunsApp, scheduler: Scheduler, options: AppOptions) -> No
     scheduler.watch_board((), grace=grace, wall=app.now)
     index = scheduler.index
     if index is not None:
-        sync_board(scheduler, index.snapshot(), options.project, complete=False)
+        sync_board(scheduler, index.snapshot(), options.board_project, complete=False)
 
 
 def sync_board(scheduler: Scheduler, snapshot: IndexSnapshot, project: str | None, *,

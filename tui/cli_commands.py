@@ -107,18 +107,19 @@ def make_client(
     args: argparse.Namespace, clock: Callable[[], float] | None = None, **kwargs: Any
 ) -> NorthflankClient:
     """A client from the resolved settings (warnings on stderr, the token kept secret), its
-    budget the share `--budget` gives, on `clock` (default: the monotonic clock)."""
+    budget the share the settings give (`--budget` first), on `clock` (default: the
+    monotonic clock)."""
     from .api.client import NorthflankClient
     from .api.ratelimit import RateLimitBudget
-    from .config import resolve_settings
     from .crash import register_secret
-    from .options import DEFAULT_BUDGET_PERCENT
+    from .sanitize import printable
+    from .settings import resolve_connection
 
-    settings = resolve_settings(api_url=args.api_url, token_file=args.token_file, team=args.team)
+    user, settings = resolve_connection(args)
     register_secret(settings.token)
-    for warning in settings.warnings:
-        say(f"nf-runs: warning: {warning}")
-    share = getattr(args, "budget", DEFAULT_BUDGET_PERCENT) / 100
+    for warning in (*user.warnings, *settings.warnings):
+        say(f"nf-runs: warning: {printable(warning)}")
+    share = user.settings.budget / 100  # --budget, $NF_RUNS_BUDGET, the file, the default
     budget = RateLimitBudget(share=share) if clock is None else RateLimitBudget(share, clock=clock)
     return NorthflankClient(settings.require_token(), settings.api_url, team=settings.team,
                             budget=budget, **kwargs)

@@ -1,4 +1,5 @@
-"""Command palette: "Jump to job …" for every job of the global index (and the picker)."""
+"""Command palette: "Jump to job …" for every job of the global index (and the picker), and
+"Switch context" for the Northflank CLI's contexts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from functools import partial
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .contexts import shown_name
 from .formatting import printable
 
 
@@ -59,3 +61,49 @@ class JobCommands(Provider):
                     score, Text(command), partial(self._jump, project_id, job_id),
                     help="Show this job's runs",
                 )
+
+
+class ContextCommands(Provider):
+    """"Switch context": the Northflank CLI's contexts (accounts, teams), one to choose."""
+
+    COMMAND = "Switch context"
+
+    def _contexts(self) -> tuple[str, ...]:
+        accounts = getattr(self.app, "accounts", None)
+        return () if accounts is None else accounts.contexts.names
+
+    def _help(self) -> str:
+        current = getattr(getattr(self.app, "options", None), "context", None)
+        now = f"now {shown_name(current)}; " if current else ""
+        return f"Use another Northflank CLI context ({now}{len(self._contexts())} in all)"
+
+    def _choose(self) -> None:
+        """The second palette: one line per context, the one in use marked."""
+        from textual.command import SimpleCommand
+
+        from .accounts import switch_context
+
+        current = getattr(getattr(self.app, "options", None), "context", None)
+        accounts = getattr(self.app, "accounts", None)
+        commands = []
+        for name in self._contexts():
+            context = accounts.contexts.get(name) if accounts is not None else None
+            host = printable(context.host) if context and context.host else "api.northflank.com"
+            commands.append(SimpleCommand(
+                shown_name(name) + ("  (in use)" if name == current else ""),
+                partial(switch_context, self.app, name),  # type: ignore[arg-type]
+                f"{host}" + ("" if context and context.token else "  (no token)"),
+            ))
+        self.app.search_commands(commands, placeholder="Switch to the Northflank CLI context…")
+
+    async def discover(self) -> Hits:
+        if self._contexts():
+            yield DiscoveryHit(Text(self.COMMAND), self._choose, help=self._help())
+
+    async def search(self, query: str) -> Hits:
+        if not self._contexts():
+            return
+        matcher = self.matcher(query)
+        score = matcher.match(self.COMMAND)
+        if score > 0:
+            yield Hit(score, matcher.highlight(self.COMMAND), self._choose, help=self._help())

@@ -1,9 +1,11 @@
 """Token and settings resolution, with every file and variable checked before it is used.
 
-The token comes from the first of: `--token-file PATH`, env `NORTHFLANK_API_TOKEN` (or
-`NF_API_TOKEN`), the current context of the Northflank CLI's `~/.northflank/config.json`,
-then nf-runs' own config file. The base URL from `--api-url`, env `NORTHFLANK_API_URL`, the
-CLI context's `host`, nf-runs' config, else the public API.
+The token comes from the first of: `--token-file PATH`, a Northflank CLI context named with
+`--context` (or $NF_RUNS_CONTEXT, or `context` in settings.toml), env `NORTHFLANK_API_TOKEN`
+(or `NF_API_TOKEN`), the current context of the Northflank CLI's `~/.northflank/config.json`,
+then nf-runs' own config file. The base URL likewise from `--api-url`, the named context's
+`host`, env `NORTHFLANK_API_URL`, the current context's `host`, nf-runs' config, else the
+public API.
 
 Everything here is outside input: a file may be huge, binary, a directory, a FIFO nobody
 writes to, or JSON nested a million deep; a token may hold a newline (a second header line)
@@ -22,7 +24,7 @@ import stat
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +33,7 @@ import httpx
 
 from .api.client import DEFAULT_API_URL, check_base_url, is_loopback
 from .api.errors import ConfigError
+from .contexts import FIELDS, CliContexts, NorthflankContext, parse_contexts, shown_name
 from .sanitize import printable
 
 TOKEN_ENV_VARS = ("NORTHFLANK_API_TOKEN", "NF_API_TOKEN")
@@ -336,35 +339,16 @@ def _own_config(path: Path | None) -> dict[str, str]:
     return settings
 
 
-@dataclass(frozen=True)
-class CliContext:
-    """The Northflank CLI's current context; `problem` says why it was not usable."""
-
-    values: dict[str, str]
-    problem: str | None = None
-    ignored: tuple[str, ...] = ()  # fields of the wrong type
-
-
-def cli_context(path: Path | None) -> CliContext:
-    """The current context of the Northflank CLI's config (someone else's file: lenient)."""
+def load_cli_contexts(path: Path | None) -> CliContexts:
+    """The Northflank CLI's contexts (someone else's file: lenient; `problem` says why it
+    could not be read at all)."""
     if path is None:
-        return CliContext({})
+        return CliContexts()
     try:
         config = _load_json_object(path) or {}
     except _Unreadable as problem:
-        return CliContext({}, f"The Northflank CLI config {path} {problem}")
-    current = config.get("current")
-    contexts = config.get("contexts")
-    if not isinstance(contexts, list):
-        return CliContext({})
-    for context in contexts:
-        if isinstance(context, dict) and context.get("name") == current:
-            fields = ("token", "host", "project", "job")
-            values = {key: str(context[key]) for key in fields if _text(context.get(key))}
-            ignored = tuple(key for key in fields if context.get(key) is not None
-                            and not isinstance(context[key], str))
-            return CliContext(values, ignored=ignored)
-    return CliContext({})
+        return CliContexts(path, problem=f"The Northflank CLI config {path} {problem}")
+    return parse_contexts(path, config)
 
 
 # ----- resolution -------------------------------------------------------------------------
@@ -372,7 +356,8 @@ def cli_context(path: Path | None) -> CliContext:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the app and the CLI need to reach the API. `repr` never shows the token."""
+    """What the app and the CLI need to reach the API, and where each part came from.
+    `repr` never shows the token."""
 
     api_url: str
     token: str | None
@@ -381,12 +366,17 @@ class Settings:
     project: str | None = None
     job: str | None = None
     warnings: tuple[str, ...] = ()
+    context: str | None = None  # the Northflank CLI context whose token is used
+    api_url_source: str = "default"
+    team_source: str = "default"
+    contexts: CliContexts = field(default_factory=CliContexts)
 
     def __repr__(self) -> str:
         token = "set" if self.token else "none"
         return (
             f"Settings(api_url={self.api_url!r}, token={token}, source={self.token_source!r}, "
-            f"team={self.team!r}, project={self.project!r}, job={self.job!r})"
+            f"team={self.team!r}, project={self.project!r}, job={self.job!r}, "
+            f"context={self.context!r})"
         )
 
     def require_token(self) -> str:
@@ -420,58 +410,83 @@ def resolve_settings(
     api_url: str | None = None,
     token_file: str | None = None,
     team: str | None = None,
+    context: str | None = None,
+    context_from: str = "--context",
     env: dict[str, str] | None = None,
     cli_config: Path | None = None,
     app_config: Path | None = None,
 ) -> Settings:
-    """Resolve the token, URL, team and default project/job; the first source found wins."""
+    """Resolve the token, URL, team and default project/job; the first source found wins.
+
+    A context named (`context`, from `context_from`: --context, $NF_RUNS_CONTEXT or the
+    settings file) gives its token and host ahead of the environment's; the flags still win.
+    An unknown name is an error from --context, a warning (the current context is used)
+    from elsewhere.
+    """
     environ = dict(os.environ) if env is None else env
     cli_path = cli_config or northflank_cli_config_path(environ)
     own_path = app_config or app_config_path(environ)
-    context = cli_context(cli_path)
+    contexts = load_cli_contexts(cli_path)
     own = _own_config(own_path)
     warnings: list[str] = []
+
+    named: NorthflankContext | None = None
+    if context is not None:
+        named = contexts.get(context)
+        if named is None or not named.token:
+            problem = (contexts.unknown(context) if named is None else
+                       f'The Northflank CLI context "{shown_name(context)}" has no token')
+            if context_from == "--context":
+                raise ConfigError(problem)
+            warnings.append(f"{problem} ({context_from}); using the current context")
+            named = None
+    chosen = named or (None if contexts.problem else contexts.current_context)
+    values = {} if chosen is None else {
+        key: value for key in FIELDS if (value := getattr(chosen, key)) is not None
+    }
+    cli_where = f"the Northflank CLI config {cli_path}"
+    context_source = f"Northflank CLI context {shown_name(chosen.name)}" if chosen else ""
 
     token: str | None = None
     source = "none"
     if token_file:
         token, source = read_token_file(token_file), f"token file {token_file}"
+    if token is None and named is not None:
+        token, source = check_token(values["token"], cli_where), context_source
     if token is None:
         for name in TOKEN_ENV_VARS:
             if _text(environ.get(name)):
                 token, source = check_token(environ[name], f"${name}"), f"${name}"
                 break
-    if token is None and "token" in context.values:
-        token = check_token(context.values["token"], f"the Northflank CLI config {cli_path}")
-        source = "Northflank CLI context"
-    if token is None and context.problem:
+    if token is None and "token" in values:
+        token, source = check_token(values["token"], cli_where), context_source
+    if token is None and contexts.problem:
         # The user probably relies on `northflank login`: say why it did not count.
-        raise ConfigError(context.problem)
+        raise ConfigError(contexts.problem)
     if token is None and "token" in own:
         token, source = check_token(own["token"], f"{own_path}"), str(own_path)
-    if context.problem:
-        warnings.append(f"{context.problem}; ignored it")
-    if context.ignored:
-        fields = ", ".join(f'"{key}"' for key in context.ignored)
-        warnings.append(f"The Northflank CLI config {cli_path}: ignored {fields} of the current "
-                        "context (not a string)")
+    if contexts.problem:
+        warnings.append(f"{contexts.problem}; ignored it")
+    if chosen is not None and chosen.ignored:
+        fields = ", ".join(f'"{key}"' for key in chosen.ignored)
+        warnings.append(f"{cli_where}: ignored {fields} of the "
+                        f"{'named' if named else 'current'} context (not a string)")
 
-    url = DEFAULT_API_URL
-    for value, where in (
-        (api_url, "--api-url"),
-        (environ.get(URL_ENV_VAR), f"${URL_ENV_VAR}"),
-        (context.values.get("host"), f"the Northflank CLI config {cli_path}"),
-        (own.get("api_url"), f"{own_path}"),
-    ):
+    url, url_source = DEFAULT_API_URL, "default"
+    candidates = [(api_url, "--api-url"), (environ.get(URL_ENV_VAR), f"${URL_ENV_VAR}"),
+                  (values.get("host"), context_source), (own.get("api_url"), f"{own_path}")]
+    if named is not None:  # a context asked for by name: its host before the environment's
+        candidates[1], candidates[2] = candidates[2], candidates[1]
+    for value, where in candidates:
         if value is not None and (value.strip() or where == "--api-url"):
-            url = check_api_url(value, where)
+            shown_where = cli_where if where == context_source else where
+            url, url_source = check_api_url(value, shown_where), where
             break
+    team_value, team_source = (_text(team), "--team") if _text(team) else (
+        (own["team"], str(own_path)) if own.get("team") else (None, "default"))
     return Settings(
-        api_url=url,
-        token=token,
-        token_source=source,
-        team=_text(team) or own.get("team"),
-        project=context.values.get("project"),
-        job=context.values.get("job"),
-        warnings=tuple(warnings),
+        api_url=url, token=token, token_source=source, team=team_value,
+        project=values.get("project"), job=values.get("job"), warnings=tuple(warnings),
+        context=chosen.name if chosen is not None and source == context_source else None,
+        api_url_source=url_source, team_source=team_source, contexts=contexts,
     )

@@ -25,8 +25,12 @@ class AppOptions:
     read_only: bool = False
     bell: bool = False
     board: bool = False  # open on the status board
+    board_project: str | None = None  # the board shows this project's jobs; None: all
     notify: bool = False  # desktop notifications (OSC 9 / OSC 777) for the board's news
     grace: float | None = None  # minutes a cron run may be late; None: each schedule's own
     cache_dir: Path | None = None  # where the job index is cached; None: in memory only
     tick: float = 1.0
     tty_check: float = 1.0  # seconds between checks that the terminal is still there
+    time_mode: str = "relative"  # how the run list shows start times (tui.formatting.TimeMode)
+    theme: str | None = None  # a Textual theme; None: Textual's default
+    context: str | None = None  # the Northflank CLI context in use (its badge in the header)

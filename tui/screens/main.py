@@ -79,6 +79,7 @@ class MainScreen(JobScreen):
     def on_mount(self) -> None:
         self.sub_title = printable(self.options.host_label)
         self.query_one("#run-filter").display = False
+        self.run_list.time_mode = TimeMode(self.options.time_mode)
         self.set_class(self.app.size.width < NARROW_WIDTH, "-narrow")
         self.scheduler.load_projects()
         if self.options.project and self.options.job:
@@ -120,6 +121,9 @@ class MainScreen(JobScreen):
         run_list = self.run_list
         run_list.time_mode = run_list.time_mode.next()
         self.notify(f"Times: {run_list.time_mode.value}", timeout=2)
+        remember = getattr(self.app, "time_mode_changed", None)
+        if callable(remember):
+            remember(run_list.time_mode.value)  # kept in settings.toml
 
     def action_filter(self) -> None:
         run_filter = self.query_one("#run-filter", Input)
