@@ -17,6 +17,7 @@ import contextlib
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -437,6 +438,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # After a crash stops the app's loop, Python would print "coroutine
+    # 'Header._on_mount.<locals>.set_title' was never awaited" on the terminal, under the
+    # one line the crash is told in: Textual's pending work, nothing a user can act on.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited",
+                            category=RuntimeWarning)
     try:
         return _main(argv)
     except KeyboardInterrupt:
