@@ -94,7 +94,7 @@ class JobScreen(Screen[None]):
         self.scheduler.focus_board(key)  # the board, if open, looks at this job first
         self.job = self.picker.find_job(project_id, job_id)
         self._auto_open_first = False
-        self.run_list.show_store(self.feed.store)
+        self.run_list.show_store(self.feed.store, key)
         self.picker.set_current(project_id, job_id)
         if self.has_class("-narrow") and self.picker.display:
             # A narrow screen (MainScreen's layout) gives the runs of an open job its width.

@@ -25,6 +25,7 @@ from textual.strip import Strip
 
 from tui.api.models import JobRun, RunStatus
 from tui.formatting import TimeMode
+from tui.watch.events import JobKey
 from tui.watch.store import Rows, RunStore, StoreChange
 from tui.widgets.older_runs import OlderRuns
 from tui.widgets.run_cursor import RunCursor
@@ -138,10 +139,12 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     # ----------------------------------------------------------------- showing a store
 
-    def show_store(self, store: RunStore) -> None:
-        """Show another job's runs (its feed's store); the filter in force carries over."""
+    def show_store(self, store: RunStore, job: JobKey | None = None) -> None:
+        """Show another job's runs (its feed's store); the filter in force carries over.
+        `job`: whose runs they are (each run's name starts with its id: not shown in rows)."""
         text, statuses = self.store.filter_text, self.store.filter_statuses
         self.store = store
+        self.painter.name_prefix = f"{job.job_id}-" if job is not None else ""
         store.set_filter(text, statuses)
         self._cursor = RunCursor(store, 0 if store.shown else -1)
         self._older = OlderRuns()
