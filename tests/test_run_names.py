@@ -28,6 +28,10 @@ NAMES = [
     ("settle-ledger-", "settle-ledger-", None),  # nothing after it: the whole name
     ("settle-ledgers-1", "settle-ledger-", None),  # another job's prefix
     ("manual-run", "settle-ledger-", None),
+    # Only a generated id goes: a name of its own is shown whole.
+    ("live-run", "live-", None),
+    ("settle-ledger-6b10", "settle-ledger-", None),  # too short to be one
+    ("settle-ledger-6b10-x", "settle-ledger-", None),
 ])
 def test_short_name(name: str, prefix: str, expected: str | None) -> None:
     assert short_name(name, prefix) == expected

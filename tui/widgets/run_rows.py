@@ -32,7 +32,8 @@ from tui.widgets.fit import ELLIPSIS, fit
 from tui.widgets.status_badge import BADGE_WIDTH, badge_text
 from tui.widgets.text_line import changed_span
 
-__all__ = ["MAX_NAME_SHOWN", "ROW_CACHE_SIZE", "RowKey", "RowPainter", "row_key", "short_name"]
+__all__ = ["MAX_NAME_SHOWN", "ROW_CACHE_SIZE", "RowKey", "RowPainter", "row_key", "short_name",
+           "wanted_width"]
 
 # No terminal shows more of a name than this many characters from each end.
 MAX_NAME_SHOWN = 500
@@ -103,11 +104,20 @@ def _fit_end(text: str, width: int) -> str:
 
 def short_name(run_name: str, prefix: str) -> str | None:
     """What tells a run apart from the job's others: its name without the job's prefix
-    ("settle-ledger-6b10…e285" -> "6b10…e285"), or None when it does not start with it (or
-    is nothing more)."""
-    if prefix and run_name.startswith(prefix) and len(run_name) > len(prefix):
-        return run_name[len(prefix):]
-    return None
+    ("settle-ledger-6b10…e285" -> "6b10…e285"), or None when the name is not the job's id
+    and a generated hex id (the form Northflank gives every run): another name is shown
+    whole, as nothing in it is known to repeat."""
+    if not prefix or not run_name.startswith(prefix):
+        return None
+    rest = run_name[len(prefix):]
+    if len(rest) < _MIN_GENERATED or not all(char in _HEX for char in rest):
+        return None
+    return rest
+
+
+# A generated run id: hex digits, this many at least (Northflank's are 24).
+_HEX = frozenset("0123456789abcdefABCDEF")
+_MIN_GENERATED = 6
 
 
 def _name_cell(run: JobRun, problem: str | None, width: int, prefix: str = "") -> str:
@@ -157,6 +167,15 @@ def _duration_change(old: str, new: str) -> tuple[int, int]:
 
 
 _fit = fit  # (the run list's name for it)
+
+# The room a run name wants: "…" and Northflank's 24 hex digits, and a little more.
+NAME_WANTED = 28
+
+
+def wanted_width(name: int = NAME_WANTED) -> int:
+    """The width at which a run list shows every column, its names `name` cells wide."""
+    fixed = _MARGIN + BADGE_WIDTH + _GAP + _DURATION_WIDTH + _GAP
+    return fixed + _STARTED_WIDTH + _GAP + _ATTEMPTS_WIDTH + _GAP + name
 
 
 class RowKey(NamedTuple):
