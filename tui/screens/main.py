@@ -155,7 +155,10 @@ class MainScreen(JobScreen):
         run_filter.focus()
 
     def action_clear_filter(self) -> None:
-        """Esc: clear the run filter; with none, back to the board (if it was opened)."""
+        """Esc: stop the walk to the oldest run; else clear the run filter; with none, back
+        to the board (if it was opened)."""
+        if self.stop_walk():
+            return
         run_filter = self.query_one("#run-filter", Input)
         back_to_board = getattr(self.app, "action_board", None)
         if not run_filter.display and not run_filter.value and callable(back_to_board) \

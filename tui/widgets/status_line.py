@@ -23,6 +23,8 @@ from .text_line import TextLine
 
 # A poll that answers faster than this does not flash "refreshing…" in the status line.
 REFRESHING_DELAY = 0.25
+# The walk to the oldest run waiting longer than this for its next page says how long.
+WALK_WAIT_SHOWN = 10.0
 
 # Numbers here can come from headers (a reset time, a Retry-After): shown as "?" when not
 # finite, and capped, rather than `int(inf)` raising in the middle of a repaint.
@@ -82,14 +84,17 @@ class StatusState:
     problem_kind: ProblemKind = ProblemKind.NONE
     retry_in: float | None = None
     filter_text: str = ""
+    walking: bool = False  # loading every older page, to the oldest run (G)
+    walk_wait: float | None = None  # seconds until the walk's next page may be asked for
 
 
 def feed_status(
     base: StatusState, feed: FeedState, budget: RateLimitSnapshot | None, *, now: float,
-    stale: bool,
+    stale: bool, walk_wait: float | None = None,
 ) -> StatusState:
     """What the status line says of a feed's state at `now` (the engine's clock); `stale`: its
-    data is older than it should be. The filter is kept from `base`."""
+    data is older than it should be; `walk_wait`: how long the walk to the oldest run waits
+    for its next page. The filter is kept from `base`."""
     age = None if feed.last_good is None else now - feed.last_good
     polling = feed.polling_since is not None and now - feed.polling_since >= REFRESHING_DELAY
     retry_in = None
@@ -110,6 +115,8 @@ def feed_status(
         problem_kind=feed.problem_kind,
         retry_in=retry_in if feed.problem_kind is ProblemKind.WARNING else None,
         budget=budget,
+        walking=feed.walking,
+        walk_wait=walk_wait if feed.walking else None,
     )
 
 
@@ -173,6 +180,14 @@ class StatusLine(TextLine):
             more = " · more" if state.has_more else (" · all" if state.end_reached else "")
             parts.append(Part(Text(runs + more), Keep.RUNS, Text(runs) if more else None,
                               Keep.RUNS_SHORT))
+        if state.walking:
+            wait = None if state.walk_wait is None else _seconds(state.walk_wait)
+            walk = "loading older runs"
+            if wait is not None and wait >= WALK_WAIT_SHOWN:
+                # Its part of the hour is spent: say so, or it looks stuck.
+                walk = f"older runs: next page in {compact_span(wait)}, for the API budget"
+            parts.append(Part(Text(f"{walk} (Esc stops)"), Keep.WALK,
+                              Text("Esc stops loading"), Keep.WALK_SHORT))
         if state.problem:
             problem = printable(state.problem)
             retry_in = None if state.retry_in is None else _seconds(state.retry_in)
@@ -221,7 +236,8 @@ class Keep(IntEnum):
     """When room is short, the line gives up its parts in this order (lowest first): each
     part is said shorter at one rank and dropped at another. A problem and stale data are
     what the user must not miss; then what the list shows (how many runs, the filter that
-    hides some); then the API quota; first to go: how often it polls and how fresh it is."""
+    hides some, and the walk to the oldest run the user asked for); then the API quota;
+    first to go: how often it polls and how fresh it is."""
 
     POLLING_SHORT = 10
     POLLING = 15
@@ -231,6 +247,8 @@ class Keep(IntEnum):
     QUOTA = 45
     FILTER = 50
     RUNS = 55
+    WALK_SHORT = 56
+    WALK = 57
     STALE_SHORT = 58
     STALE = 60
     PROBLEM = 70
