@@ -156,3 +156,23 @@ async def test_the_line_fits_again_after_a_resize() -> None:
         await pilot.resize_terminal(200, 3)
         await pilot.pause()
         assert "polling every 7 s to fit the API budget" in painted(pilot.app)
+
+
+async def test_the_walk_to_the_oldest_run_says_how_to_stop_it_and_what_it_waits_for() -> None:
+    async with StatusApp().run_test(size=(80, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(loaded=1200, shown=1200, has_more=True, budget=BUDGET,
+                            walking=True, walk_wait=2.0)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "1,200 runs · more · loading older runs (Esc stops) · API 612/1000, resets 23m")
+        # Its part of the hour spent: how long until the next page, not a silent stall.
+        status.update_state(walk_wait=11 * 60.0)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "1,200 runs · older runs: next page in 11m, for the API budget (Esc stops)")
+        await pilot.resize_terminal(120, 3)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "1,200 runs · more · older runs: next page in 11m, for the API budget (Esc stops)"
+            " · API 612/1000, resets 23m")
