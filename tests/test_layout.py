@@ -41,19 +41,19 @@ async def test_at_200_columns_the_picker_fits_its_labels_up_to_a_share(sim: Simu
         picker, run_list = b.main.picker, b.run_list
         await b.wait(lambda: picker.find_job("payments", "settle-ledger"), "the jobs")
         await b.pilot.pause()
-        # Payments is open: "└ Reconcile legacy gateway manual", its gutter and its border.
-        assert picker.content_width() == 2 + len("Reconcile legacy gateway manual") + 2
-        assert picker.region.width == max(PICKER_WIDTH, picker.content_width()) == 35
+        # Payments is open: "└ Reconcile legacy gateway manual" and the border.
+        assert picker.content_width() == 2 + len("Reconcile legacy gateway manual") + 1
+        assert picker.region.width == max(PICKER_WIDTH, picker.content_width()) == 34
         assert any(line.endswith("Reconcile legacy gateway manual") for line in
                    tree_lines(picker))
-        assert run_list.region.x == 35
+        assert run_list.region.x == 34
 
         # A project with a very long job name: the picker grows to its share, no further,
         # and the name is cut with "…" (nothing to scroll sideways).
         await expand(b, "sandbox")
         await b.wait(lambda: picker.region.width == int(200 * PICKER_SHARE), "the wider picker")
         [long_line] = [line for line in tree_lines(picker) if "A job name long" in line]
-        assert long_line.endswith(ELLIPSIS) and len(long_line) == 80 - 2
+        assert long_line.endswith(ELLIPSIS) and len(long_line) == 80 - 1
         tree = picker.job_tree
         assert not tree.show_horizontal_scrollbar
         assert tree.virtual_size.width <= tree.scrollable_content_region.width
@@ -62,7 +62,7 @@ async def test_at_200_columns_the_picker_fits_its_labels_up_to_a_share(sim: Simu
         # Folded again, it is as narrow as before.
         next(node for node in tree.root.children if node.data is not None
              and node.data.project_id == "sandbox").collapse()
-        await b.wait(lambda: picker.region.width == 35, "the narrower picker")
+        await b.wait(lambda: picker.region.width == 34, "the narrower picker")
 
 
 async def test_at_80_columns_the_picker_keeps_its_width_and_cuts_labels(
@@ -74,14 +74,14 @@ async def test_at_80_columns_the_picker_keeps_its_width_and_cuts_labels(
         assert not picker.display  # a narrow screen gives an open job's runs its width
         await b.press("p")
         await b.pilot.pause()
-        # The labels need 35 cells; 40 % of 80 is 32, more than the narrow width of 28.
+        # The labels need 34 cells; 40 % of 80 is 32, more than the narrow width of 28.
         assert PICKER_WIDTH_NARROW < picker.region.width == int(80 * PICKER_SHARE) == 32
         lines = tree_lines(picker)
-        assert "└ Reconcile legacy gateway ma" + ELLIPSIS in lines
+        assert "└ Reconcile legacy gateway man" + ELLIPSIS in lines
         assert not picker.job_tree.show_horizontal_scrollbar
         # Back to a wide screen: the width it has there.
         await b.pilot.resize_terminal(200, 60)
-        await b.wait(lambda: picker.region.width == 35, "the wide picker")
+        await b.wait(lambda: picker.region.width == 34, "the wide picker")
 
 
 async def test_the_runs_title_holds_the_ids_the_command_line_takes(sim: Simulator) -> None:

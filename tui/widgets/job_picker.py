@@ -74,8 +74,9 @@ def _depth(node: TreeNode[NodeData]) -> int:
 # of a job ("├ "; the tree's guide_depth).
 ICON_CELLS = 2
 GUIDE_DEPTH = 2
-# The picker's cells besides its labels: the tree's scrollbar gutter, the border on the right.
-PICKER_FRAME = 2
+# The picker's cells besides its labels: the border on the right (and the tree's scrollbar,
+# one cell, when its lines overflow it).
+PICKER_FRAME = 1
 
 
 class _FilterInput(SafeInput):
@@ -326,12 +327,15 @@ class JobPicker(Vertical):
         does not make it jump)."""
         widths = [ICON_CELLS + cell_len(printable(state.project.name))
                   for state in self._projects.values()]
-        widths += [
+        jobs = [
             GUIDE_DEPTH + cell_len(printable(job.name)) + 1 + cell_len(printable(job.job_type))
             for project_id, state in self._projects.items() if project_id in self._expanded
             for job in state.jobs
         ]
-        return max(widths, default=0) + PICKER_FRAME
+        tree = self.job_tree if self.is_mounted else None
+        overflows = tree is not None and len(widths) + len(jobs) > tree.size.height > 0
+        scrollbar = tree.styles.scrollbar_size_vertical if tree and overflows else 0
+        return max(widths + jobs, default=0) + PICKER_FRAME + scrollbar
 
     def fit_width(self, least: int, most: int) -> None:
         """Be as wide as the labels need (`content_width`), but `least` cells at least and
