@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult
 
 from tui.api.ratelimit import RateLimitSnapshot
 from tui.app import stylesheet_paths
-from tui.watch.events import ProblemKind
+from tui.watch.events import PlanReason, ProblemKind
 from tui.widgets.status_line import StatusLine
 
 from .harness import spy_refresh
@@ -89,3 +89,90 @@ async def test_one_run_and_a_quota_no_answer_has_told() -> None:
         status.update_state(budget=BUDGET)
         await pilot.pause()
         assert painted(pilot.app) == "1 run · all · API 612/1000, resets 23m"
+
+
+# ----- what fits: the least important parts go first --------------------------------------------
+
+BUSY = dict(
+    loaded=2500, shown=37, has_more=True, last_refresh_age=4.0, interval=7.0,
+    interval_reason=PlanReason.BUDGET, budget=BUDGET, filter_text="failed nightly-backup",
+)
+
+
+@pytest.mark.parametrize(("width", "expected"), [
+    (200, "37/2,500 runs · more · refreshed just now · polling every 7 s to fit the API budget"
+          " · API 612/1000, resets 23m · filter: failed nightly-backup"),
+    # The filter whole at 120: how often it polls goes first (said shorter, then not at all).
+    (120, "37/2,500 runs · more · refreshed just now · API 612/1000, resets 23m"
+          " · filter: failed nightly-backup"),
+    (130, "37/2,500 runs · more · refreshed just now · every 7 s (budget) · API 612/1000,"
+          " resets 23m · filter: failed nightly-backup"),
+    # The quota stays at 80: how fresh goes, then the quota says only what is left.
+    (80, "37/2,500 runs · more · API 612/1000 · filter: failed nightly-backup"),
+    # At 60 the runs and the filter that hides most of them are what stays.
+    (60, "37/2,500 runs · filter: failed nightly-backup"),
+])
+async def test_a_narrow_line_drops_the_least_important_parts_first(
+    width: int, expected: str
+) -> None:
+    async with StatusApp().run_test(size=(width, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(**BUSY)
+        await pilot.pause()
+        assert painted(pilot.app) == expected
+        assert status.plain == expected  # what it says is what is shown
+        assert len(expected) <= width - 2  # (its padding)
+
+
+async def test_a_problem_outlasts_everything_and_is_cut_last() -> None:
+    async with StatusApp().run_test(size=(80, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(**BUSY, problem="offline", problem_kind=ProblemKind.WARNING,
+                            retry_in=12)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "37/2,500 runs · offline, retrying in 12 s · filter: failed nightly-backup")
+        status.update_state(filter_text="")
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "37/2,500 runs · more · offline, retrying in 12 s · API 612/1000, resets 23m")
+        status.update_state(problem="Cannot load more runs: " + "x" * 200)
+        await pilot.pause()
+        line = painted(pilot.app)
+        assert line.startswith("Cannot load more runs: xxx") and line.endswith("…")
+        assert len(line) == 78
+
+
+async def test_the_line_fits_again_after_a_resize() -> None:
+    async with StatusApp().run_test(size=(200, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(**BUSY)
+        await pilot.pause()
+        assert "polling every 7 s" in painted(pilot.app)
+        await pilot.resize_terminal(80, 3)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "37/2,500 runs · more · API 612/1000 · filter: failed nightly-backup")
+        await pilot.resize_terminal(200, 3)
+        await pilot.pause()
+        assert "polling every 7 s to fit the API budget" in painted(pilot.app)
+
+
+async def test_the_walk_to_the_oldest_run_says_how_to_stop_it_and_what_it_waits_for() -> None:
+    async with StatusApp().run_test(size=(80, 3)) as pilot:
+        status = pilot.app.query_one(StatusLine)
+        status.update_state(loaded=1200, shown=1200, has_more=True, budget=BUDGET,
+                            walking=True, walk_wait=2.0)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "1,200 runs · more · loading older runs (Esc stops) · API 612/1000, resets 23m")
+        # Its part of the hour spent: how long until the next page, not a silent stall.
+        status.update_state(walk_wait=11 * 60.0)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "1,200 runs · older runs: next page in 11m, for the API budget (Esc stops)")
+        await pilot.resize_terminal(120, 3)
+        await pilot.pause()
+        assert painted(pilot.app) == (
+            "1,200 runs · more · older runs: next page in 11m, for the API budget (Esc stops)"
+            " · API 612/1000, resets 23m")

@@ -240,31 +240,32 @@ async def test_opens_on_project_and_job_with_the_first_page(sim: Simulator) -> N
 # ----- 2. lazy loading --------------------------------------------------------------------------
 
 
-async def test_end_loads_older_pages_one_at_a_time_until_the_end(sim: Simulator) -> None:
+async def test_end_walks_the_older_pages_one_at_a_time_to_the_oldest(sim: Simulator) -> None:
     add_job(sim, "lazy", "small", runs=130)
     async with board(sim, project="lazy", job="small", refresh=60, idle_interval=60) as b:
         await b.idle()
         run_list = b.run_list
         assert run_list.loaded_count == 50 and b.cursors("lazy", "small") == []
-        # A slow page, so that "loading more" can be seen and keys pressed meanwhile.
+        # A slow page, so that the walk can be seen and keys pressed meanwhile.
         sim.faults.slow_delay = 1.2
         sim.faults.queue("slow", 1)
         await b.press("end")
         await b.wait(lambda: run_list.loading_more, "loading more")
         # The footer says so, on screen under the highlighted last row.
-        assert list_lines(run_list)[-1].strip() == "loading more…", list_lines(run_list)
+        footer = list_lines(run_list)[-1].strip()
+        assert footer.startswith("loading older runs: 50 loaded, the oldest from "), footer
+        assert footer.endswith("… Esc to stop")
         highlighted = run_list.highlighted_run
         assert highlighted is not None and highlighted.id == b.ids[49]
-        await b.press("end", "end", "pagedown")  # while the page loads: no second request
-        await b.wait(lambda: run_list.loaded_count == 100, "the second page")
+        # While the page loads: no second request. PgDn moves the cursor (as far as it
+        # goes): it no longer follows the end, and the walk goes on without it.
+        await b.press("end", "end", "pagedown")
+        await b.wait(lambda: run_list.loaded_count == 130, "every page")
         await b.idle()
-        assert len(b.cursors("lazy", "small")) == 1
-        # The selection stayed on its run when the page arrived.
+        assert len(b.cursors("lazy", "small")) == 2
+        # The selection stayed on its run when the pages arrived.
         assert run_list.highlighted_run is not None
         assert run_list.highlighted_run.id == highlighted.id
-        await b.press("end")
-        await b.wait(lambda: run_list.loaded_count == 130, "the last page")
-        await b.idle()
         assert not run_list.has_more
         assert "130 runs · all" in b.status
         # At the end nothing more is asked for, however hard one presses.
@@ -321,7 +322,8 @@ async def test_new_runs_arrive_on_top_without_duplicates(sim: Simulator) -> None
         assert b.ids[:2] == [new[1]["id"], new[0]["id"]]
         assert run_list.highlighted_run is not None
         assert run_list.highlighted_run.id == watched.id
-        # More runs start while an older page is in flight, and a poll lands meanwhile.
+        # More runs start while an older page is in flight (End walks to the oldest), and a
+        # poll lands meanwhile.
         sim.faults.slow_delay = 1.2
         sim.faults.queue("slow", 1)
         await b.press("end")
@@ -330,16 +332,17 @@ async def test_new_runs_arrive_on_top_without_duplicates(sim: Simulator) -> None
         b.main.poll_now()
         await b.wait(lambda: b.ids[0] == more[-1]["id"], "the newest run")
         await b.idle()
-        await b.wait(lambda: run_list.loaded_count == 105, "both pages")
+        await b.wait(lambda: not run_list.has_more, "every page")
+        assert run_list.loaded_count == 125
         assert len(set(b.ids)) == len(b.ids)
-        assert b.ids == server_ids(sim, 105, "lazy", "busy")
+        assert b.ids == server_ids(sim, 125, "lazy", "busy")
         assert b.first_pages("lazy", "busy") == 3
         # One more start and poll: still the server's list, once each.
         sim.world.start_run("lazy", "busy")
         await b.press("r")
-        await b.wait(lambda: run_list.loaded_count == 106, "one more run")
-        assert b.ids == server_ids(sim, 106, "lazy", "busy")
-        assert list(run_list.runs) == server_runs(sim, 106, "lazy", "busy")
+        await b.wait(lambda: run_list.loaded_count == 126, "one more run")
+        assert b.ids == server_ids(sim, 126, "lazy", "busy")
+        assert list(run_list.runs) == server_runs(sim, 126, "lazy", "busy")
 
 
 # ----- 4. running runs conclude ------------------------------------------------------------------
@@ -950,7 +953,9 @@ async def test_p_on_a_wide_screen_goes_to_the_picker_before_hiding_it(sim: Simul
 
 async def test_filter_searches_a_few_older_pages_per_key_press(sim: Simulator) -> None:
     """A filter with few matches on a job of 3000 runs loads a few pages to fill the screen,
-    then waits for a key: it does not walk all 60 pages (the hourly quota) by itself."""
+    then waits for a key: it does not walk all 60 pages (the hourly quota) by itself. End
+    does, when asked: to the oldest run that matches."""
+    total = sim.world.run_count(PROJECT, JOB)
     async with board(sim, refresh=60, idle_interval=60) as b:
         await b.idle()
         run_list = b.run_list
@@ -961,24 +966,27 @@ async def test_filter_searches_a_few_older_pages_per_key_press(sim: Simulator) -
         assert list_lines(run_list)[1].strip() == (
             "No runs match the filter in 250 loaded — End searches older runs"
         )
-        await b.press("enter", "end")
-        await b.pilot.pause(0.5)
-        await b.idle()
-        assert run_list.loaded_count == 450 and len(b.cursors()) == 8
-        # The status filter: one RUNNING run among 450; a key press searches further.
+        # The status filter: one RUNNING run among 250; a key press searches further.
         await b.press("slash", "escape", "2")
         await b.pilot.pause(0.5)
         await b.idle()
-        assert run_list.loaded_count == 650
+        assert run_list.loaded_count == 450 and len(b.cursors()) == 8
         assert badges(run_list.visible_text()) == ["● RUNNING"]
         assert list_lines(run_list)[2].strip() == (
-            "no more matches in 650 loaded — End searches older runs"
+            "no more matches in 450 loaded — End searches older runs"
         )
+        # End: every older page, to the oldest match (the only one).
+        await b.press("end")
+        await b.wait(lambda: not run_list.has_more, "the oldest run", 60)
+        await b.idle()
+        assert run_list.loaded_count == total
+        assert badges(run_list.visible_text()) == ["● RUNNING"]
+        assert list_lines(run_list)[2].strip() == f"end of runs — {total:,} loaded"
         await b.press("1")
         assert len(run_list.visible_text()) == run_list._rows_visible()
         cursors = b.cursors()
-        assert len(set(cursors)) == len(cursors) == 12
-        assert b.ids == server_ids(sim, 650)
+        assert len(set(cursors)) == len(cursors) == -(-(total - 50) // 50)
+        assert b.ids == server_ids(sim, total)
 
 
 async def test_projects_that_cannot_be_listed_at_start_are_asked_again(

@@ -15,7 +15,8 @@ from textual.widgets import Static
 KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("Runs", "", [
         ("↑ ↓  j k", "move the cursor"),
-        ("PgUp PgDn  Home End  g G", "page, first, last (older pages load as you go)"),
+        ("PgUp PgDn  Home End  g G", "page, first, oldest (End/G loads every older page; "
+                                     "Esc stops)"),
         ("Enter", "run detail: every field and the last log lines"),
         ("r", "refresh now"),
         ("t", "times: relative, local, UTC"),

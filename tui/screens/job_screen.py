@@ -94,7 +94,7 @@ class JobScreen(Screen[None]):
         self.scheduler.focus_board(key)  # the board, if open, looks at this job first
         self.job = self.picker.find_job(project_id, job_id)
         self._auto_open_first = False
-        self.run_list.show_store(self.feed.store)
+        self.run_list.show_store(self.feed.store, key)
         self.picker.set_current(project_id, job_id)
         if self.has_class("-narrow") and self.picker.display:
             # A narrow screen (MainScreen's layout) gives the runs of an open job its width.
@@ -157,7 +157,7 @@ class JobScreen(Screen[None]):
         with self.app.batch_update():
             run_list.apply(event.changes)
             run_list.set_feed_state(has_more=state.has_more, loading_more=state.loading_more,
-                                    problems=state.run_problems)
+                                    problems=state.run_problems, walking=state.walking)
         if event.updated_runs:
             self._update_detail(event)
         self._refresh_status()
@@ -236,6 +236,26 @@ class JobScreen(Screen[None]):
         if self.key is not None:
             self.scheduler.want_more(self.key)
 
+    @on(RunList.WalkToEnd)
+    def _walk_to_end(self) -> None:
+        """G: every older page, to the oldest run, within the walk's part of the budget."""
+        feed = self.feed
+        if feed is not None:
+            feed.walk_to_end(self.scheduler.budget)
+            self.scheduler.wake()
+        self.run_list.walk_answered(feed is not None and feed.walk.active)
+        self._refresh_status()
+
+    def stop_walk(self) -> bool:
+        """Esc while walking to the oldest run: no more pages. False if it was not walking."""
+        feed = self.feed
+        if feed is None or not feed.walk.active:
+            return False
+        feed.stop_walk()
+        self.run_list.walk_answered(False)
+        self._refresh_status()
+        return True
+
     # ----- the clock ------------------------------------------------------------------------
 
     def _tick(self) -> None:
@@ -258,8 +278,9 @@ class JobScreen(Screen[None]):
             self.status.update_state(budget=budget)
             return
         now = self.scheduler.clock.monotonic()
+        walk_wait = None if feed.more_in_flight else feed.more_held_until - now
         self.status.show(feed_status(self.status.state, feed.state(), budget, now=now,
-                                     stale=feed.is_stale(now)))
+                                     stale=feed.is_stale(now), walk_wait=walk_wait))
 
     def poll_now(self) -> None:
         """Poll the open job now (`r`; after a start or abort the engine does it itself)."""

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Footer, Header, Input
 
 from ..api.models import RunStatus
@@ -23,11 +24,18 @@ from ..options import AppOptions
 from ..watch.scheduler import Scheduler
 from ..widgets.job_picker import JobPicker
 from ..widgets.run_list import RunList
+from ..widgets.run_rows import wanted_width
 from ..widgets.safe_input import SafeInput
 from ..widgets.status_line import StatusLine
 from .job_screen import JobScreen
 
 NARROW_WIDTH = 100
+# The picker is as wide as its labels, at least this (on a narrow screen the second), and
+# at most PICKER_SHARE of the screen and (on a wide one) what leaves the runs every column
+# with room for a name (run_rows.wanted_width): the labels are cut before the runs are.
+PICKER_WIDTH = 34
+PICKER_WIDTH_NARROW = 28
+PICKER_SHARE = 0.4
 
 STATUS_FILTERS: dict[str, frozenset[RunStatus] | None] = {
     "all": None,
@@ -81,6 +89,7 @@ class MainScreen(JobScreen):
         self.query_one("#run-filter").display = False
         self.run_list.time_mode = TimeMode(self.options.time_mode)
         self.set_class(self.app.size.width < NARROW_WIDTH, "-narrow")
+        self._fit_picker()
         self.scheduler.load_projects()
         if self.options.project and self.options.job:
             self.open_job(self.options.project, self.options.job)
@@ -88,6 +97,16 @@ class MainScreen(JobScreen):
         else:
             self.picker.job_tree.focus()
         self.set_interval(self.options.tick, self._tick, name="tick")
+
+    def _fit_picker(self) -> None:
+        width = self.app.size.width
+        most = int(width * PICKER_SHARE)
+        if self.has_class("-narrow"):
+            # Shown to choose a job, then hidden: the runs have no columns to keep here.
+            self.picker.fit_width(PICKER_WIDTH_NARROW, most)
+            return
+        runs = wanted_width() + self.run_list.styles.scrollbar_size_vertical
+        self.picker.fit_width(PICKER_WIDTH, min(most, width - runs))
 
     def on_resize(self) -> None:
         narrow = self.app.size.width < NARROW_WIDTH
@@ -98,6 +117,15 @@ class MainScreen(JobScreen):
             self.picker.display = not (narrow and self.key is not None)
             if not self.picker.display and self.picker.has_focus_within:
                 self.run_list.focus()  # a hidden picker must not keep the keys
+        self._fit_picker()
+
+    def _update_title(self) -> None:
+        super()._update_title()
+        key = self.key
+        if key is not None:
+            # The ids the command line takes (`nf-runs runs PROJECT JOB`), there to copy.
+            self.query_one("#runs-pane").border_title = Content(
+                f" project {printable(key.project_id)} · job {printable(key.job_id)} ")
 
     # ----- what the user chooses ------------------------------------------------------------
 
@@ -131,7 +159,10 @@ class MainScreen(JobScreen):
         run_filter.focus()
 
     def action_clear_filter(self) -> None:
-        """Esc: clear the run filter; with none, back to the board (if it was opened)."""
+        """Esc: stop the walk to the oldest run; else clear the run filter; with none, back
+        to the board (if it was opened)."""
+        if self.stop_walk():
+            return
         run_filter = self.query_one("#run-filter", Input)
         back_to_board = getattr(self.app, "action_board", None)
         if not run_filter.display and not run_filter.value and callable(back_to_board) \

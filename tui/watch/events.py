@@ -66,6 +66,7 @@ class FeedState:
     problem_kind: ProblemKind = ProblemKind.NONE
     stopped: bool = False
     run_problems: dict[str, str] = field(default_factory=dict)
+    walking: bool = False  # walking to the oldest run (G), page after page
 
     @property
     def end_reached(self) -> bool:

@@ -26,6 +26,7 @@ from ..api.errors import (
     UnauthorizedError,
 )
 from ..api.models import JobRun, RunStatus
+from ..api.ratelimit import RateLimitBudget
 from ..options import DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, IDLE_INTERVAL
 from .clock import Clock
 from .events import (
@@ -39,6 +40,7 @@ from .events import (
     RunsFailed,
 )
 from .store import RunStore, StoreChange
+from .walk import OldestWalk
 
 # After a long outage the feed still tries about once a minute: back within a minute of the
 # API, at a cost (60/h) well inside the budget.
@@ -164,6 +166,7 @@ class JobFeed:
         self._notified: OrderedDict[str, None] = OrderedDict()
         self._generation = 0  # bumped when the list restarts: late pages are dropped
         self._empty_pages = 0  # older pages in a row that held no run
+        self.walk = OldestWalk()  # G: every older page, to the oldest run
 
     # ----- state -----------------------------------------------------------------------------
 
@@ -185,6 +188,7 @@ class JobFeed:
             problem_kind=self.problem_kind,
             stopped=self.stopped,
             run_problems=dict(self.run_problems),
+            walking=self.walk.active,
         )
 
     def is_stale(self, now: float) -> bool:
@@ -242,6 +246,21 @@ class JobFeed:
         page before its state) must not stay pending for a list rebuilt later."""
         self.more_wanted = self.has_more and not self.stopped
 
+    def walk_to_end(self, budget: RateLimitBudget) -> None:
+        """G: load every older page, one after another, to the oldest run, within the walk's
+        part of `budget` (tui/watch/walk.py). Nothing to walk past the end."""
+        if self.stopped or not self.has_more:
+            return
+        self.walk.start()
+        self.more_wanted = True
+        now = self._clock.monotonic()
+        self.more_held_until = max(self.more_held_until, now + self.walk.wait(budget, now))
+
+    def stop_walk(self) -> None:
+        """Esc: no older page is asked for after this (one on its way still lands)."""
+        self.walk.stop()
+        self.more_wanted = False
+
     # ----- polls -----------------------------------------------------------------------------
 
     def begin_poll(self) -> None:
@@ -296,6 +315,7 @@ class JobFeed:
         if replace:
             changes.append(store.clear())
             self._generation += 1
+            self.walk.stop()  # the list starts again from the head
             self.more_in_flight = None
             self._requested_cursors.clear()
             changes += store.append_page(head)
@@ -431,6 +451,7 @@ class JobFeed:
             text = str(error)
         self.stopped = True
         self.more_wanted = False
+        self.walk.stop()
         self.problem, self.problem_kind = text, ProblemKind.ERROR
         self.interval = None
         self.next_poll_at = None
@@ -453,6 +474,7 @@ class JobFeed:
         self.more_wanted = False
         self.more_in_flight = cursor
         self._requested_cursors.add(cursor)
+        self.walk.page_sent(self._clock.monotonic())
         return cursor
 
     async def load_more(self, client: NorthflankClient, cursor: str) -> list[Event]:
@@ -479,6 +501,14 @@ class JobFeed:
         if page.has_next_page and not self.has_more:
             self.problem = "the API returned an inconsistent page list"
             self.problem_kind = ProblemKind.WARNING
+        if self.walk.active and self.has_more:
+            # On to the next page, as soon as the walk's part of the budget allows.
+            now = self._clock.monotonic()
+            self.more_wanted = True
+            self.more_held_until = max(self.more_held_until,
+                                       now + self.walk.wait(client.budget, now))
+        else:
+            self.walk.stop()  # at the oldest run
         changes = self.store.append_page(page.items)
         return [FeedChanged(self.key, self.state(), tuple(changes), tuple(page.items))]
 
@@ -497,6 +527,7 @@ class JobFeed:
         self.more_held_until = now + hold
         if isinstance(error, FATAL):
             self.more_wanted = False
+            self.walk.stop()
         if retry_after and self.polling_since is None and self.next_poll_at is not None \
                 and self.next_poll_at < self.more_held_until:
             # No poll before the Retry-After either.
@@ -507,4 +538,5 @@ class JobFeed:
 
     def more_crashed(self) -> None:
         self.more_in_flight = None
+        self.walk.stop()  # (a bug: the walk would wait for a page that never comes)
 

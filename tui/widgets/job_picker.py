@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -45,12 +46,37 @@ class _ProjectState:
 
 
 class JobTree(Tree[NodeData]):
-    """The tree itself; j/k move like everywhere else in nf-runs."""
+    """The tree itself; j/k move like everywhere else in nf-runs. A label longer than the
+    tree is wide is cut with "…" (the tree never scrolls sideways)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
+
+    def render_label(self, node: TreeNode[NodeData], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        room = self.scrollable_content_region.width - self.guide_depth * _depth(node)
+        if room > 0 and label.cell_len > room:
+            label.truncate(room, overflow="ellipsis")
+        return label
+
+
+def _depth(node: TreeNode[NodeData]) -> int:
+    """How many levels below the (hidden) root's children `node` is: 0 for a project."""
+    depth, parent = -1, node.parent
+    while parent is not None:
+        depth, parent = depth + 1, parent.parent
+    return max(depth, 0)
+
+
+# A tree label's cells besides its text: the expand icon of a project ("▶ "), the guide
+# of a job ("├ "; the tree's guide_depth).
+ICON_CELLS = 2
+GUIDE_DEPTH = 2
+# The picker's cells besides its labels: the border on the right (and the tree's scrollbar,
+# one cell, when its lines overflow it).
+PICKER_FRAME = 1
 
 
 class _FilterInput(SafeInput):
@@ -103,6 +129,7 @@ class JobPicker(Vertical):
         self._expanded: set[str] = set()
         self._filter = ""
         self._current: tuple[str, str] | None = None
+        self._width_range: tuple[int, int] | None = None  # (least, most) cells: fit_width
         # Every project and job, listed once (tui.watch.job_index): the filter finds jobs in
         # projects never expanded.
         self._index: IndexSnapshot | None = None
@@ -112,7 +139,7 @@ class JobPicker(Vertical):
                            id="job-filter")
         tree = JobTree("projects", id="job-tree")
         tree.show_root = False
-        tree.guide_depth = 2
+        tree.guide_depth = GUIDE_DEPTH
         yield tree
 
     @property
@@ -290,6 +317,40 @@ class JobPicker(Vertical):
         target = nodes.get(keep) if keep is not None else None
         if target is not None:
             self.call_after_refresh(self._move_cursor, target)
+        self._apply_width()
+
+    # ----- width ----------------------------------------------------------------------------
+
+    def content_width(self) -> int:
+        """The cells the picker needs to show every label whole: the projects' and the jobs
+        of the projects open, as the tree shows them without a filter (so typing a filter
+        does not make it jump)."""
+        widths = [ICON_CELLS + cell_len(printable(state.project.name))
+                  for state in self._projects.values()]
+        jobs = [
+            GUIDE_DEPTH + cell_len(printable(job.name)) + 1 + cell_len(printable(job.job_type))
+            for project_id, state in self._projects.items() if project_id in self._expanded
+            for job in state.jobs
+        ]
+        tree = self.job_tree if self.is_mounted else None
+        overflows = tree is not None and len(widths) + len(jobs) > tree.size.height > 0
+        scrollbar = tree.styles.scrollbar_size_vertical if tree and overflows else 0
+        return max(widths + jobs, default=0) + PICKER_FRAME + scrollbar
+
+    def fit_width(self, least: int, most: int) -> None:
+        """Be as wide as the labels need (`content_width`), but `least` cells at least and
+        `most` at most (a screen shares its width); kept as the labels change."""
+        self._width_range = (least, max(least, most))
+        self._apply_width()
+
+    def _apply_width(self) -> None:
+        if self._width_range is None:
+            return
+        least, most = self._width_range
+        width = min(max(self.content_width(), least), most)
+        current = self.styles.width
+        if current is None or not current.is_cells or current.value != width:
+            self.styles.width = width
 
     def _move_cursor(self, node: TreeNode[NodeData]) -> None:
         if node.tree is self.job_tree and node.line >= 0:
@@ -338,6 +399,7 @@ class JobPicker(Vertical):
         # failing project would be asked again after every failure, forever.
         rebuilt = data.project_id in self._expanded
         self._expanded.add(data.project_id)
+        self._apply_width()  # its jobs are shown now
         state = self._projects[data.project_id]
         if state.error is not None and rebuilt:
             return
@@ -351,6 +413,7 @@ class JobPicker(Vertical):
         data = event.node.data
         if data is not None and data.project_id is not None:
             self._expanded.discard(data.project_id)
+            self._apply_width()
 
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[NodeData]) -> None:

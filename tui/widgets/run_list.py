@@ -24,7 +24,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.api.models import JobRun, RunStatus
-from tui.formatting import TimeMode
+from tui.formatting import TimeMode, format_started
+from tui.watch.events import JobKey
 from tui.watch.store import Rows, RunStore, StoreChange
 from tui.widgets.older_runs import OlderRuns
 from tui.widgets.run_cursor import RunCursor
@@ -68,6 +69,9 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     class NeedMore(RunListMessage):
         """The cursor or the scroll came within a screen of the end: load the next page."""
+
+    class WalkToEnd(RunListMessage):
+        """G: load every older page, to the oldest run (answer with `walk_answered`)."""
 
     @dataclass(eq=False)
     class RunSelected(RunListMessage):
@@ -138,10 +142,12 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     # ----------------------------------------------------------------- showing a store
 
-    def show_store(self, store: RunStore) -> None:
-        """Show another job's runs (its feed's store); the filter in force carries over."""
+    def show_store(self, store: RunStore, job: JobKey | None = None) -> None:
+        """Show another job's runs (its feed's store); the filter in force carries over.
+        `job`: whose runs they are (each run's name starts with its id: not shown in rows)."""
         text, statuses = self.store.filter_text, self.store.filter_statuses
         self.store = store
+        self.painter.name_prefix = f"{job.job_id}-" if job is not None else ""
         store.set_filter(text, statuses)
         self._cursor = RunCursor(store, 0 if store.shown else -1)
         self._older = OlderRuns()
@@ -156,9 +162,13 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             self._apply_one(change)
 
     def set_feed_state(
-        self, *, has_more: bool, loading_more: bool, problems: Mapping[str, str]
+        self, *, has_more: bool, loading_more: bool, problems: Mapping[str, str],
+        walking: bool = False,
     ) -> None:
-        """What the feed says beside the runs: more to load, a page on its way, run problems."""
+        """What the feed says beside the runs: more to load, a page on its way, run problems,
+        and whether it walks to the oldest run."""
+        if self._older.walk_state(walking):
+            self._footer_changed()
         if problems != self._problems:
             dirty = set(problems) ^ set(self._problems)
             dirty |= {i for i in problems if problems[i] != self._problems.get(i)}
@@ -169,6 +179,11 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             self._older.asked = False
             self._footer_changed()
         self._set_loading_more(loading_more)
+
+    def walk_answered(self, walking: bool) -> None:
+        """The screen's answer to `WalkToEnd`: whether the feed walks (not past the end)."""
+        if self._older.walk_state(walking, answer=True):
+            self._footer_changed()
 
     def _apply_one(self, change: StoreChange) -> None:
         kind = change.kind
@@ -184,7 +199,9 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
             self._sync_virtual_size()
             # New rows and the footer line after them; above them nothing moved.
             self._refresh_rows(range(change.first, change.first + change.count + 1))
-            if self._cursor.index < 0 and len(self._view):
+            if self._older.follow:
+                self._set_cursor(len(self._view) - 1, follow=True)  # G: on to the oldest
+            elif self._cursor.index < 0 and len(self._view):
                 self._set_cursor(0)
             self._check_need_more()
         elif kind == "prepended":
@@ -319,7 +336,10 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self._set_cursor(0)
 
     def action_cursor_last(self) -> None:
-        self._set_cursor(len(self._view) - 1)
+        """G: the last row, and with older runs to load, the oldest run (the feed walks)."""
+        if self._older.ask_walk():
+            self.post_message(self.WalkToEnd(self))
+        self._set_cursor(len(self._view) - 1, follow=self._older.has_more)
 
     def action_select_cursor(self) -> None:
         run = self.highlighted_run
@@ -392,7 +412,11 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _footer_text(self) -> str:
         """The line after the last row ("" for none)."""
-        return self._older.footer(len(self._view), len(self.store), self.store.filtered)
+        runs, older = self.store.runs, self._older
+        oldest = ""
+        if older.walking and runs:
+            oldest = format_started(runs[-1].started_at, self._now(), self.time_mode)
+        return older.footer(len(self._view), len(runs), self.store.filtered, oldest)
 
     # ----------------------------------------------------------------- internals
 
@@ -432,8 +456,10 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         if regions:
             self.refresh(*regions)
 
-    def _set_cursor(self, index: int) -> None:
-        """Move the cursor (clamped), keep it on screen, and say which run is highlighted."""
+    def _set_cursor(self, index: int, follow: bool = False) -> None:
+        """Move the cursor (clamped), keep it on screen, and say which run is highlighted;
+        `follow`: it stays on the last row as pages come (G), until moved elsewhere."""
+        self._older.follow = follow
         if self._older.filtered_pages and self._older.key_pressed(self.store.filtered):
             self._footer_changed()  # it no longer says the search is held
         count = len(self._view)

@@ -32,7 +32,8 @@ from tui.widgets.fit import ELLIPSIS, fit
 from tui.widgets.status_badge import BADGE_WIDTH, badge_text
 from tui.widgets.text_line import changed_span
 
-__all__ = ["MAX_NAME_SHOWN", "ROW_CACHE_SIZE", "RowKey", "RowPainter", "row_key"]
+__all__ = ["MAX_NAME_SHOWN", "ROW_CACHE_SIZE", "RowKey", "RowPainter", "row_key", "short_name",
+           "wanted_width"]
 
 # No terminal shows more of a name than this many characters from each end.
 MAX_NAME_SHOWN = 500
@@ -91,25 +92,62 @@ def _fit_middle(text: str, width: int) -> str:
     return _fit(set_cell_size(text, head) + ELLIPSIS + end, width)
 
 
-def _name_cell(run: JobRun, problem: str | None, width: int) -> str:
+def _fit_end(text: str, width: int) -> str:
+    """`text` padded or cut to `width` cells, a cut keeping its end ("…abe0d4e285")."""
+    if (len(text) if text.isascii() else cell_len(text)) <= width or width < 2:
+        return _fit(text, width)
+    end = text[-(width - 1):]
+    while cell_len(end) > width - 1:  # wide characters: fewer of them fit
+        end = end[1:]
+    return _fit(ELLIPSIS + end, width)
+
+
+def short_name(run_name: str, prefix: str) -> str | None:
+    """What tells a run apart from the job's others: its name without the job's prefix
+    ("settle-ledger-6b10…e285" -> "6b10…e285"), or None when the name is not the job's id
+    and a generated hex id (the form Northflank gives every run): another name is shown
+    whole, as nothing in it is known to repeat."""
+    if not prefix or not run_name.startswith(prefix):
+        return None
+    rest = run_name[len(prefix):]
+    if len(rest) < _MIN_GENERATED or not all(char in _HEX for char in rest):
+        return None
+    return rest
+
+
+# A generated run id: hex digits, this many at least (Northflank's are 24).
+_HEX = frozenset("0123456789abcdefABCDEF")
+_MIN_GENERATED = 6
+
+
+def _name_cell(run: JobRun, problem: str | None, width: int, prefix: str = "") -> str:
     """The Run cell: the name cut in the middle, and why the run cannot be refreshed, if so
-    (kept whole at the end). Its cost does not depend on the name's length. An unreadable
-    run (the API sent something that is not a run) shows its id and the reason."""
+    (kept whole at the end). A name that starts with the job's `prefix` (each run's does)
+    shows only what follows it, after a "…", cut from the left if need be: the end is what
+    tells runs apart, and the detail view has the whole name. Its cost does not depend on
+    the name's length. An unreadable run (the API sent something that is not a run) shows
+    its id and the reason."""
     name = run.run_name
+    suffix = short_name(name, prefix)
     if run.unreadable is not None:
-        name = f"{name} {run.id}"
+        name, suffix = f"{name} {run.id}", None
         problem = problem or run.unreadable.removeprefix("Unexpected API answer: ")
-    if len(name) > 2 * MAX_NAME_SHOWN:
-        # Both ends survive the middle cut below.
-        name = name[:MAX_NAME_SHOWN] + ELLIPSIS + name[-MAX_NAME_SHOWN:]
-    text = printable(name)
+    if suffix is not None:
+        text = ELLIPSIS + printable(suffix[-2 * MAX_NAME_SHOWN:])
+        fit_name = _fit_end
+    else:
+        if len(name) > 2 * MAX_NAME_SHOWN:
+            # Both ends survive the middle cut below.
+            name = name[:MAX_NAME_SHOWN] + ELLIPSIS + name[-MAX_NAME_SHOWN:]
+        text = printable(name)
+        fit_name = _fit_middle
     if not problem:
-        return _fit_middle(text, width)
+        return fit_name(text, width)
     warning = "\u26a0 " + printable(problem[:MAX_NAME_SHOWN])
     if width - cell_len(warning) - 2 < _MIN_NAME_WIDTH // 2:  # no room for both
         return _fit(warning, width)
     room = width - cell_len(warning) - 2
-    return _fit_middle(text, room) + "  " + _fit(warning, width - room - 2)
+    return fit_name(text, room) + "  " + _fit(warning, width - room - 2)
 
 
 def _duration_x(layout: _Layout) -> int:
@@ -129,6 +167,15 @@ def _duration_change(old: str, new: str) -> tuple[int, int]:
 
 
 _fit = fit  # (the run list's name for it)
+
+# The room a run name wants: "…" and Northflank's 24 hex digits, and a little more.
+NAME_WANTED = 28
+
+
+def wanted_width(name: int = NAME_WANTED) -> int:
+    """The width at which a run list shows every column, its names `name` cells wide."""
+    fixed = _MARGIN + BADGE_WIDTH + _GAP + _DURATION_WIDTH + _GAP
+    return fixed + _STARTED_WIDTH + _GAP + _ATTEMPTS_WIDTH + _GAP + name
 
 
 class RowKey(NamedTuple):
@@ -179,6 +226,9 @@ class RowPainter:
         self._styles: dict[tuple[str, bool], Style] = {}
 
         self._ago_until: dict[str, datetime | None] = {}  # run id -> its "ago" text holds
+        # What every run name of the job starts with ("settle-ledger-"): not shown in rows.
+        # The owner clears the cache when it changes (another job: other rows anyway).
+        self.name_prefix = ""
 
     def clear(self) -> None:
         """Forget every painted line and style (new colours, time mode, or runs)."""
@@ -266,7 +316,7 @@ class RowPainter:
             Segment(" " * _MARGIN, base),
             Segment(_fit(badge, BADGE_WIDTH), badge_style),
             gap,
-            Segment(_name_cell(run, problem, layout.name), base),
+            Segment(_name_cell(run, problem, layout.name, self.name_prefix), base),
         ]
         if layout.started:
             started = format_started(run.started_at, now, mode)
