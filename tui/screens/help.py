@@ -58,6 +58,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("c", "show or hide the container names"),
         ("w", "wrap long lines or cut them"),
         ("s", "save the loaded lines to a file (~/Downloads, else here; never overwrites)"),
+        ("r", "load the newest lines again (a failed load; not while live)"),
         ("y", "copy the current line (OSC 52)"),
         ("Y", "copy the run id (OSC 52)"),
         ("Esc  q", "back (the live tail stops)"),

@@ -79,6 +79,7 @@ class LogViewerScreen(Screen[None]):
         Binding("c", "toggle_containers", "Containers", show=False),
         Binding("w", "toggle_wrap", "Wrap"),
         Binding("s", "save", "Save"),
+        Binding("r", "reload", "Reload", show=False),
         Binding("y", "copy_line", "Copy line", show=False),
         Binding("Y", "copy_run_id", "Copy id", show=False),
         Binding("question_mark", "help", "Help"),
@@ -173,7 +174,9 @@ class LogViewerScreen(Screen[None]):
 
     def on_api_failed(self, message: ApiFailed) -> None:
         message.stop()
-        self._problem = f"cannot load {message.what}: {printable(str(message.error))}"
+        self._problem = f"cannot load the {message.what}: {printable(str(message.error))}"
+        if message.what == "logs":
+            self._problem += " (r retries)"
         if message.what == "older logs":
             self.set_timer(OLDER_RETRY, lambda: self.log_lines.set_older(self.session.has_older))
         self._show_status()
@@ -209,10 +212,15 @@ class LogViewerScreen(Screen[None]):
         session, view = self.session, self._view
         if not self._loaded and self._problem is None:
             parts.append(("loading the log\u2026", "dim"))
+        elif self._loaded and not view.lines:
+            parts.append(("no log lines yet" if self.run.is_active
+                          else "no log lines in the run's window", "dim"))
         elif self._loaded:
             where = "loading older\u2026" if session.loading_older else (
                 "more above" if session.has_older else "from the start")
             parts.append((f"{view.lines:,} lines ({where})", ""))
+        if self._problem:  # (early: a narrow status line cuts from the end)
+            parts.append((self._problem, "error"))
         if view.unseen:
             parts.append((f"{view.unseen:,} new line{'s' * (view.unseen != 1)} \u2193 (End)",
                           "new"))
@@ -224,8 +232,6 @@ class LogViewerScreen(Screen[None]):
         if view.matches:
             query = printable(self.log_lines.matches.query)
             parts.append((f"/{query} {view.matches}", ""))
-        if self._problem:
-            parts.append((self._problem, "error"))
         if view.lines:
             parts.append((f"line {view.cursor:,}", "dim"))
         text = Text(" ")
@@ -247,6 +253,17 @@ class LogViewerScreen(Screen[None]):
             self.log_lines.focus()
             return
         self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        """`r`: the newest page again (after a failed load, or to see a concluded run's
+        last lines); a live tail already shows them."""
+        if self.session.tailing:
+            toast(self, "The live tail is showing new lines as they come", title="Reload",
+                  timeout=3)
+            return
+        self._problem = None
+        self._show_status()
+        self._run_session()
 
     def action_search(self) -> None:
         search = self.query_one("#log-search", Input)

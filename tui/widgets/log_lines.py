@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
@@ -27,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.api.models import LogLine
-from tui.widgets.log_paint import LinePainter, PaintOptions
+from tui.widgets.log_paint import LinePainter, PaintOptions, line_text
 from tui.widgets.log_search import LogMatches
 
 __all__ = ["LogLines"]
@@ -273,7 +274,11 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
     def action_pan(self, direction: int) -> None:
         if self.wrap:
             return
-        x = max(0, self._x + direction * PAN_STEP)
+        # No further right than the longest line on screen needs.
+        room = self._options().room
+        widest = max((cell_len(line_text(self._lines[index])) for index, _ in self._viewport()),
+                     default=0)
+        x = min(max(0, self._x + direction * PAN_STEP), max(0, widest - room))
         if x != self._x:
             self._x = x
             self.refresh()

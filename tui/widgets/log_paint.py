@@ -29,7 +29,7 @@ __all__ = ["LinePainter", "PaintOptions", "line_text", "time_text"]
 # Enough for several screens of lines (and of wrapped rows), so scrolling is mostly hits.
 CACHE_SIZE = 2000
 TIME_WIDTH = len("12:05:02.125")
-CONTAINER_WIDTH = 28  # a pod name's distinctive end fits; longer ones are cut on the left
+CONTAINER_WIDTH = 32  # a pod name ("<job>-<hash>-<id>") mostly fits; longer: cut on the left
 GAP = "  "
 TAB_SIZE = 4
 # Below this many cells for the text, wrapped rows start at the left edge, not under it.
