@@ -148,6 +148,22 @@ async def test_scrolling_to_the_top_loads_older_pages_and_keeps_the_view(
         assert "Starting container for job run model-training" in view.visible_text()[0]
 
 
+async def test_a_failed_load_says_why_and_r_retries(small_sim: Simulator) -> None:
+    async with board(small_sim, project=DATA, job=TRAINING, size=(80, 24), refresh=60,
+                     idle_interval=60) as b:
+        await b.idle()
+        small_sim.faults.queue("malformed", message="\x1b[2J boom")
+        await b.press("j", "l")
+        await b.wait(lambda: isinstance(b.app.screen, LogViewerScreen), "the viewer")
+        screen = viewer(b)
+        await b.wait(lambda: "cannot load the logs" in screen.status_text, "the problem")
+        assert "(r retries)" in screen.status_text and "\x1b" not in screen.status_text
+        assert not screen.log_lines.lines
+        await b.press("r")
+        await b.wait(lambda: len(screen.log_lines.lines) == 1000, "the log, asked again")
+        assert "cannot" not in screen.status_text
+
+
 # ----- search, toggles --------------------------------------------------------------------------
 
 

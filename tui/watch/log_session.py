@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from ..api.errors import ConfigError
+from ..api.errors import NorthflankError
 from ..api.log_tail import Connect, LogTail, TailEnded, TailLines, TailState, default_connect
 from ..api.logs import LogChange, LogLoader
 from ..api.models import JobRun, LogLine
@@ -191,7 +191,7 @@ class LogSession:
         try:
             tail = LogTail(self.loader, connect=self._connect, clock=self.clock,
                            sleep=self._sleep or tail_sleep)
-        except ConfigError as error:
+        except NorthflankError as error:  # plain ws:// to a remote host, an unusable run id
             yield self._set_status(TailStatus("unavailable", reason=str(error), error=True))
             return
         self._tail = tail
@@ -205,6 +205,8 @@ class LogSession:
                 else:
                     yield self._set_status(self._ended(event))
                     return
+        except NorthflankError as error:  # (the tail handles its own; never a dead worker)
+            yield self._set_status(TailStatus("ended", reason=str(error), error=True))
         finally:
             self._tail = None
 
