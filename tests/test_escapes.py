@@ -36,6 +36,7 @@ from tui.options import AppOptions
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import RunDetailScreen, copyable_id
 from tui.screens.help import HelpScreen
+from tui.screens.log_viewer import LogViewerScreen
 from tui.simulator import Simulator, World
 from tui.simulator.hostile import (
     EVIL_JOB,
@@ -250,10 +251,24 @@ async def test_every_screen_with_hostile_text_everywhere(
         index = b.main.scheduler.index
         await b.wait(lambda: index is None or not index.walking, "the job index")
         sim.faults.queue("500", message=HOSTILE_TEXT)
-        await b.press("l")
+        await b.press("r")
         await b.wait(lambda: "cannot load" in str(detail.query_one("#logs-title").render()),
                      "the logs error")
         await b.capture("logs error")
+
+        # The log viewer of that run: its hostile id is refused, said safely; Y copies
+        # nothing, and the title shows the hostile name made visible.
+        await b.press("l")
+        await b.wait(lambda: isinstance(b.app.screen, LogViewerScreen), "the log viewer")
+        log_viewer = b.app.screen
+        assert isinstance(log_viewer, LogViewerScreen)
+        await b.wait(lambda: "cannot load the logs" in log_viewer.status_text,
+                     "the viewer's refusal")
+        await b.press("Y")
+        await b.capture("log viewer")
+        assert b.app._clipboard == ""
+        await b.press("escape")
+        await b.wait(lambda: b.app.screen is detail, "back to the detail")
         await b.press("escape")
 
         # Help, confirm, palette.

@@ -1,7 +1,7 @@
 """The Textual messages of the app: small dataclasses.
 
 Engine events reach the screens wrapped in one `EngineMessage`; the detail screen's own log
-loads have theirs.
+loads have theirs, and the log viewer's session its `LogSessionEvent`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from .api.errors import NorthflankError
 from .api.models import LogLine
 from .api.run_models import Container, LogWindow, RunMetrics
 from .watch.events import Event, JobKey
+from .watch.log_session import SessionEvent
 
 __all__ = [
-    "ApiFailed", "ContainersLoaded", "EngineMessage", "JobKey", "LogsLoaded", "MetricsLoaded",
-    "RunInfoFailed",
+    "ApiFailed", "ContainersLoaded", "EngineMessage", "JobKey", "LogSessionEvent", "LogsLoaded",
+    "MetricsLoaded", "RunInfoFailed",
 ]
 
 
@@ -31,9 +32,9 @@ class EngineMessage(Message, bubble=False):
 
 @dataclass
 class ApiFailed(Message):
-    """A call made by a screen itself failed (today: a run's logs)."""
+    """A call made by a screen itself failed (a run's logs; the viewer's older page)."""
 
-    what: Literal["logs"]
+    what: Literal["logs", "older logs"]
     error: NorthflankError
     key: JobKey | None = None
 
@@ -73,3 +74,11 @@ class RunInfoFailed(Message):
     what: Literal["containers", "metrics"]
     run_id: str
     error: NorthflankError
+
+
+@dataclass
+class LogSessionEvent(Message, bubble=False):
+    """What a log viewer's session said: lines came or went (`LogUpdate`), or the live
+    tail's state (`TailStatus`). Posted by the viewer's workers, in order."""
+
+    event: SessionEvent

@@ -131,7 +131,8 @@ class RunDetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("c", "copy_id", "Copy id"),
-        Binding("l", "reload_logs", "Reload logs"),
+        Binding("l", "open_log", "Log viewer"),
+        Binding("r", "reload_logs", "Reload logs"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "run-list--success", "run-list--running", "run-list--failed", "run-list--unknown",
@@ -336,8 +337,13 @@ class RunDetailScreen(Screen[None]):
 
     def on_api_failed(self, message: ApiFailed) -> None:
         self.query_one("#logs-title", Static).update(
-            Text(f"Logs: cannot load them: {printable(str(message.error))}  (l retries)")
+            Text(f"Logs: cannot load them: {printable(str(message.error))}  (r retries)")
         )
+
+    def action_open_log(self) -> None:
+        from .log_viewer import LogViewerScreen
+
+        self.app.push_screen(LogViewerScreen(self.client, self.key, self.run, now=self.now))
 
     def action_reload_logs(self) -> None:
         self.query_one("#logs-title", Static).update(Text("Logs: loading…"))

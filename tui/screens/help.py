@@ -18,6 +18,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("PgUp PgDn  Home End  g G", "page, first, oldest (End/G loads every older page; "
                                      "Esc stops)"),
         ("Enter", "run detail: every field and the last log lines"),
+        ("l", "the run's whole log, full screen (live while the run runs)"),
         ("r", "refresh now"),
         ("t", "times: relative, local, UTC"),
         ("/", "filter runs by name (Esc clears)"),
@@ -44,8 +45,24 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("Run detail", "", [
         ("c", "copy the run id (OSC 52: works over SSH; in tmux needs "
               "'set -g set-clipboard on')"),
-        ("l", "reload the logs"),
+        ("l", "the log viewer"),
+        ("r", "reload the last log lines"),
         ("Esc", "back to the runs"),
+    ]),
+    ("Log viewer", "", [
+        ("↑ ↓  j k  PgUp PgDn", "move the current line (older lines load at the top)"),
+        ("Home End  g G", "the first or last loaded line (End: follow new lines again)"),
+        ("← →", "scroll long lines sideways (without wrap)"),
+        ("/", "search the loaded lines (Enter: go, Esc: cancel)"),
+        ("n N", "next, previous match (the status line counts them: 3/17)"),
+        ("t", "show or hide the times (UTC)"),
+        ("c", "show or hide the container names"),
+        ("w", "wrap long lines or cut them"),
+        ("s", "save the loaded lines to a file (~/Downloads, else here; never overwrites)"),
+        ("r", "load the newest lines again (a failed load; not while live)"),
+        ("y", "copy the current line (OSC 52)"),
+        ("Y", "copy the run id (OSC 52)"),
+        ("Esc  q", "back (the live tail stops)"),
     ]),
     ("Anywhere", "", [
         ("?", "this help"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import ClassVar
 
 from textual import on
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -48,6 +50,10 @@ PROJECTS_RETRY_MAX = 120.0
 
 class JobScreen(Screen[None]):
     """The open job (`feed`, `job`) and the engine's events, shown on this screen's widgets."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("l", "open_log", "Log", show=False, id="open_log"),
+    ]
 
     def __init__(
         self, scheduler: Scheduler, options: AppOptions, *, now: Callable[[], datetime]
@@ -219,6 +225,15 @@ class JobScreen(Screen[None]):
                     if run.id == screen.run.id:
                         screen.update_run(run)
                         break
+
+    def action_open_log(self) -> None:
+        """`l`: the highlighted run's log, full screen (live while the run runs)."""
+        run = self.run_list.highlighted_run
+        if self.key is None or run is None:
+            return
+        from .log_viewer import LogViewerScreen
+
+        self.app.push_screen(LogViewerScreen(self.scheduler.client, self.key, run, now=self.now))
 
     @on(JobPicker.ProjectOpened)
     def _project_opened(self, message: JobPicker.ProjectOpened) -> None:

@@ -87,6 +87,8 @@ def seed_demo(world: World, history: bool) -> None:
         0.05,
         tags=("ingest", "kafka"),
         description="Drains the events topic into the lake",
+        # A run every minute that logs twice a second: a log to follow live until it ends.
+        log_every=0.5,
     )
     seed_cron("data-platform", "ingest-events", many(2500, 25))
     world.add_job(
@@ -113,6 +115,9 @@ def seed_demo(world: World, history: bool) -> None:
         0.2,
         tags=("ml", "gpu"),
         backoff_limit=1,
+        # Hours-long runs, a line every 2 s: the failed one's log is ~9000 lines (older
+        # pages load as the log viewer scrolls up), the running one grows while watched.
+        log_every=2.0,
     )
     training = world._job("data-platform", "model-training")
     seed_manual("data-platform", "model-training", 3, t0 - 3600 - 600)
