@@ -23,6 +23,8 @@ from tui.screens.main import MainScreen
 from tui.simulator import Simulator
 from tui.widgets.run_list import RunList
 
+MIN_WAIT_S = 60.0
+
 
 @dataclass
 class Board:
@@ -60,9 +62,11 @@ class Board:
         return self.main.status.plain
 
     async def wait(
-        self, condition: Callable[[], object], what: str, timeout: float = 10.0
+        self, condition: Callable[[], object], what: str, timeout: float = MIN_WAIT_S
     ) -> None:
-        """Let the app run until `condition()` is true (checked every 50 ms)."""
+        """Let the app run until `condition()` is true (checked every 50 ms). The deadline
+        only fails a test that hangs: a loaded machine (a CI runner, tests in parallel) can
+        take many seconds for what takes one here, so a short one is for polling loops."""
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
@@ -101,7 +105,7 @@ async def run_board(
     async with app.run_test(size=size, message_hook=hook, notifications=True) as pilot:
         state = make(pilot, errors)
         if wait_first_page:
-            await state.wait(lambda: bool(state.run_list.runs), "the first page", 15)
+            await state.wait(lambda: bool(state.run_list.runs), "the first page")
         yield state
         state.assert_healthy()
 

@@ -69,7 +69,7 @@ async def board_app(
                     now=sim.world.now)
     async with harness.run_board(app, size, lambda pilot, errors: Board(app, pilot, sim, errors),
                                  wait_first_page=False) as state:
-        await state.wait(state.looked_at_all, "every job looked at", 30)
+        await state.wait(state.looked_at_all, "every job looked at")
         yield state
 
 

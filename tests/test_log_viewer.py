@@ -398,7 +398,7 @@ async def test_the_polls_conclusion_ends_the_tail(tail_sim: Simulator) -> None:
         await b.wait(lambda: "● live" in screen.status_text, "the live tail")
         tail_sim.world.advance(60)
         await b.wait(lambda: "Run ended: SUCCESS - tail stopped" in screen.status_text,
-                     "the end", timeout=15)
+                     "the end")
 
 
 def test_tail_words() -> None:

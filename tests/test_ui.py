@@ -401,8 +401,12 @@ async def test_running_durations_use_the_server_clock() -> None:
     (`faults.clock_offset` moves only the `Date` header away from the simulated clock: that
     is a server contradicting its own data, not a skewed local clock; here the whole server,
     data and `Date`, runs behind.)
+
+    The bounds are loose on purpose: a loaded machine may take many seconds to start the app,
+    and what is checked is "seconds, not the 5 minutes of skew".
     """
     behind = timedelta(minutes=5)
+    slack = 60  # seconds: far from the 300 of the skew, whatever the machine's speed
     with run_simulator(seed=7, speed=1.0, history=False,
                        start=datetime.now(timezone.utc) - behind) as sim:
         add_job(sim, "ops", "skewed")
@@ -410,19 +414,19 @@ async def test_running_durations_use_the_server_clock() -> None:
         client = make_client(sim)
         async with board(sim, project="ops", job="skewed", client=client, now=None) as b:
             await b.idle()
-            assert abs(client.skew.seconds + behind.total_seconds()) < 3, client.skew.seconds
+            assert abs(client.skew.seconds + behind.total_seconds()) < slack, client.skew.seconds
             row = row_of(b, "live-run")
             duration = re.search(r"(\S+)\s+\d+ of \d+$", row)
             assert duration, row
             assert re.fullmatch(r"\d+s", duration.group(1)), row
-            assert int(duration.group(1)[:-1]) < 10, row
-            assert re.search(r"just now|an? seconds? ago|\d seconds ago", row), row
+            assert int(duration.group(1)[:-1]) < slack, row
+            assert re.search(r"just now|an? seconds? ago|\d+s ago", row), row
             # And it keeps counting on the server's clock.
             await b.pilot.pause(1.3)
             row = row_of(b, "live-run")
             later = re.search(r"(\S+)\s+\d+ of \d+$", row)
             assert later and re.fullmatch(r"\d+s", later.group(1)), row
-            assert int(later.group(1)[:-1]) < 10
+            assert int(later.group(1)[:-1]) < slack
 
 
 # ----- 6. filters -------------------------------------------------------------------------------
@@ -589,7 +593,7 @@ async def test_detail_of_a_running_run_follows_it_to_the_end(small_sim: Simulato
         assert re.search(r"^duration\s+0s  \(running\)$", fields(), re.M), fields()
         sim.world.advance(45)
         # The board keeps polling under the detail, and the detail shows what it saw.
-        await b.wait(lambda: "SUCCESS" in fields(), "the run to conclude in the detail", 5)
+        await b.wait(lambda: "SUCCESS" in fields(), "the run to conclude in the detail")
         assert re.search(r"^status\s+SUCCESS$", fields(), re.M)
         assert re.search(r"^concluded\s+true$", fields(), re.M)
         assert re.search(r"^duration\s+30s$", fields(), re.M), fields()
@@ -761,12 +765,12 @@ async def test_network_failure_says_offline_and_recovers_by_itself(sim: Simulato
         await b.idle()
         before = b.ids
         sim.stop()
-        await b.wait(lambda: "offline, retrying in" in b.status, "offline", 10)
+        await b.wait(lambda: "offline, retrying in" in b.status, "offline")
         assert re.search(r"offline, retrying in \d+ s", b.status), b.status
         assert b.ids == before and b.run_list.visible_text()
         new = sim.world.start_run(PROJECT, JOB, duration=600)
         sim.start()
-        await b.wait(lambda: b.ids[0] == new["id"], "recovery", 15)
+        await b.wait(lambda: b.ids[0] == new["id"], "recovery")
         await b.wait(lambda: not b.main.status.state.problem, "the problem cleared")
         assert "offline" not in b.status
         assert b.ids[1:] == before
