@@ -273,3 +273,21 @@ async def test_the_palettes_screenshot_is_saved_and_says_where(
         assert len(saved) == 1 and "<svg" in saved[0].read_text()
         await state.wait(lambda: any(str(saved[0]) in n.message
                                      for n in state.app._notifications), "the toast")
+
+
+async def test_the_run_list_under_the_board_does_not_tick(
+    board_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual counts the screen under the top one as current even when the top one hides it
+    all: its run list's tick would repaint, every second, what nobody can see."""
+    async with board_app(board_sim) as b:
+        main = b.app.screen_stack[0]
+        assert isinstance(main, MainScreen) and isinstance(b.app.screen, BoardScreen)
+        ticks: list[int] = []
+        monkeypatch.setattr(main.run_list, "tick", lambda: ticks.append(1))
+        start = b.board._ticks
+        await b.wait(lambda: b.board._ticks >= start + 3, "three board ticks")
+        assert ticks == []
+        await b.pilot.press("b")  # the highlighted job's runs: the run list is seen again
+        await b.wait(lambda: isinstance(b.app.screen, MainScreen), "the run list")
+        await b.wait(lambda: bool(ticks), "the run list's tick")

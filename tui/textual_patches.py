@@ -186,8 +186,9 @@ def _render_partial_update(self: _compositor.Compositor) -> _compositor.ChopsUpd
 ORIGINAL_COMPOSITOR_REFRESH = Screen._compositor_refresh
 
 
-def _hidden_under_opaque_top(screen: Screen[Any]) -> bool:
-    """Is this screen covered by an opaque top screen (so nothing of it shows)?"""
+def hidden_under_opaque_screen(screen: Screen[Any]) -> bool:
+    """Is this screen covered by an opaque top screen, so that nothing of it shows? (Textual's
+    `is_current` is true for the screen under the top one even then.)"""
     app = screen.app
     if app.is_inline or not app.screen_stack:
         return False
@@ -197,7 +198,7 @@ def _hidden_under_opaque_top(screen: Screen[Any]) -> bool:
 
 def _compositor_refresh(self: Screen[Any]) -> None:
     """`Screen._compositor_refresh`, doing nothing for a screen hidden by an opaque one."""
-    if _hidden_under_opaque_top(self):
+    if hidden_under_opaque_screen(self):
         self._compositor._dirty_regions.clear()
         self._dirty_widgets.clear()
         return
@@ -316,5 +317,5 @@ def apply() -> str | None:
 __all__ = [
     "ORIGINAL_COMPOSITOR_REFRESH", "ORIGINAL_RENDER_PARTIAL_UPDATE", "ORIGINAL_RENDER_SEGMENTS",
     "PATCHED_VERSION", "SWITCH",
-    "apply", "lenient_incremental_decoder",
+    "apply", "hidden_under_opaque_screen", "lenient_incremental_decoder",
 ]

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header, Input
 from ..formatting import printable
 from ..messages import EngineMessage
 from ..options import AppOptions
+from ..textual_patches import hidden_under_opaque_screen
 from ..watch.board import (
     BoardState,
     JobSummary,
@@ -260,7 +261,7 @@ class BoardScreen(Screen[None]):
     def _tick(self) -> None:
         self.scheduler.notice_time()
         board = self.scheduler.board
-        if board is None or not self.is_current:
+        if board is None or not self.is_current or hidden_under_opaque_screen(self):
             return
         self._ticks += 1
         now = self.now()

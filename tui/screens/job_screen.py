@@ -21,6 +21,7 @@ from ..api.models import Job
 from ..formatting import printable
 from ..messages import EngineMessage
 from ..options import AppOptions
+from ..textual_patches import hidden_under_opaque_screen
 from ..toast import toast
 from ..watch.events import (
     AccessLost,
@@ -275,7 +276,7 @@ class JobScreen(Screen[None]):
 
     def _tick(self) -> None:
         self.scheduler.notice_time()
-        if not self.is_current:
+        if not self.is_current or hidden_under_opaque_screen(self):
             # Covered (the board, a detail on top): nothing of it is seen, and a repaint
             # under an opaque screen still costs a frame. on_screen_resume catches up.
             return
