@@ -8,14 +8,14 @@ import hashlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
@@ -273,6 +273,19 @@ class NfRunsApp(App[int]):
         await self.switch_screen(MainScreen(self.scheduler, self.options, now=self.now))
         self._start_engine()
         refresh_headers(self)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's palette commands, with its "Screenshot" made ours: Textual's delivers the
+        file through the driver (a browser download, for textual-serve) and in a terminal
+        only says "Failed to save screenshot"."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":
+                # After the palette has closed, so that it is not in the picture.
+                yield SystemCommand(command.title, "Save an SVG of the screen (~/Downloads, "
+                                    "else the working directory)",
+                                    lambda: self.set_timer(0.1, self.action_screenshot))
+            else:
+                yield command
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """The palette's "Screenshot": an SVG of the screen in ~/Downloads when there is one,
