@@ -105,3 +105,21 @@ async def test_at_120_columns_the_runs_keep_their_columns(sim: Simulator) -> Non
         assert header == ["Status", "Run", "Started", "Duration", "Try"]
         row, run = run_list.visible_text()[0], run_list.runs[0]
         assert f"  {ELLIPSIS}{run.run_name[-22:]}  " in row  # most of its generated id
+
+
+async def test_slash_filters_what_has_the_keys(sim: Simulator) -> None:
+    """`/` in the picker filters the jobs; in the runs, the runs."""
+    from textual.widgets import Input
+
+    async with board(sim, size=(80, 24)) as b:
+        await b.idle()
+        await b.pilot.press("p")  # the picker, with the keys
+        await b.wait(lambda: b.main.picker.has_focus_within, "the picker")
+        await b.pilot.press("slash")
+        focused = b.app.focused
+        assert isinstance(focused, Input) and focused.id == "job-filter"
+        await b.pilot.press("escape", "p")  # back to the runs
+        await b.wait(lambda: b.main.run_list.has_focus, "the runs")
+        await b.pilot.press("slash")
+        focused = b.app.focused
+        assert isinstance(focused, Input) and focused.id == "run-filter"

@@ -154,6 +154,10 @@ class MainScreen(JobScreen):
             remember(run_list.time_mode.value)  # kept in settings.toml
 
     def action_filter(self) -> None:
+        """`/`: filter what has the keys: the jobs in the picker, else the runs."""
+        if self.picker.display and self.picker.has_focus_within:
+            self.picker.query_one("#job-filter", Input).focus()
+            return
         run_filter = self.query_one("#run-filter", Input)
         run_filter.display = True
         run_filter.focus()
