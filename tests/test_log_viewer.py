@@ -11,6 +11,7 @@ paints, not the time it takes.
 from __future__ import annotations
 
 import asyncio
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,7 @@ async def test_s_saves_the_loaded_lines_and_never_overwrites(
         assert len(saved) == len(screen.log_lines.lines) == 1000
         assert saved[-1].endswith("  Error: process exited with code 1")
         assert saved[-1].startswith("20") and "Z  " in saved[-1]
+        assert stat.S_IMODE(first.stat().st_mode) == 0o600  # logs may carry secrets
         # Without ~/Downloads: the working directory.
         (home / "Downloads" / f"{stem}.log").unlink()
         (home / "Downloads" / f"{stem}-1.log").unlink()

@@ -50,15 +50,17 @@ def log_file_lines(lines: Iterable[LogLine]) -> Iterable[str]:
 def write_new_file(folder: Path, stem: str, lines: Sequence[LogLine],
                    suffix: str = ".log") -> Path:
     """Write `lines` to folder/stem.log, or stem-1.log, stem-2.log … whichever does not exist
-    yet (created exclusively: a file that appears meanwhile is not overwritten either).
+    yet (mode 0600, created exclusively: a file that appears meanwhile is not overwritten either).
     Raises OSError when the folder cannot be written."""
     for number in range(MAX_SUFFIX):
         name = f"{stem}{suffix}" if number == 0 else f"{stem}-{number}{suffix}"
         path = folder / name
         try:
-            handle = open(path, "x", encoding="utf-8", newline="\n")  # noqa: SIM115
+            # Only the user may read it (0600, as settings.toml): logs carry secrets at times.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             continue
+        handle = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")
         try:
             with handle:
                 handle.writelines(log_file_lines(lines))

@@ -28,7 +28,7 @@ __all__ = ["LinePainter", "PaintOptions", "line_text", "time_text"]
 
 # Enough for several screens of lines (and of wrapped rows), so scrolling is mostly hits.
 CACHE_SIZE = 2000
-TIME_WIDTH = len("12:05:02.125")
+TIME_WIDTH = len("12:05:02.125Z")
 CONTAINER_WIDTH = 32  # a pod name ("<job>-<hash>-<id>") mostly fits; longer: cut on the left
 GAP = "  "
 TAB_SIZE = 4
@@ -39,14 +39,16 @@ _LEVELS = (("[ERROR]", "error"), ("ERROR", "error"), ("Error:", "error"), ("FATA
 
 
 def time_text(ts: datetime | None) -> str:
-    """A line's time of day in UTC with milliseconds: "12:05:02.125"."""
+    """A line's time of day in UTC with milliseconds, marked as the run list marks UTC:
+    "12:05:02.125Z"."""
     if ts is None:
-        return "--:--:--.---"
+        return "--:--:--.--- "
     try:
         utc = ts.astimezone(timezone.utc)
     except (OverflowError, ValueError):
-        return "??:??:??.???"
-    return f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}"
+        return "??:??:??.??? "
+    return (f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}."
+            f"{utc.microsecond // 1000:03d}Z")
 
 
 def line_text(line: LogLine) -> str:
