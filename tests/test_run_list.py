@@ -786,3 +786,17 @@ async def test_an_unreadable_run_shows_its_id_and_why() -> None:
         assert len(rows) == 3
         assert "run-bad" in rows[1] and "\u26a0 run.status is not a string" in rows[1], rows[1]
         assert "? UNREADABLE" in rows[1]
+
+
+async def test_a_job_whose_first_page_is_due_says_loading_not_no_runs() -> None:
+    from tui.watch.events import JobKey
+    from tui.watch.store import RunStore
+
+    async with RunListApp().run_test(size=(80, 24)) as pilot:
+        _app, runs = await started(pilot)
+        runs.show_store(RunStore(), JobKey("p", "j"))
+        await pilot.pause()
+        assert "loading runs" in screen_lines(runs)[1]
+        runs.set_feed_state(has_more=False, loading_more=False, problems={}, answered=True)
+        await pilot.pause()
+        assert "No runs yet" in screen_lines(runs)[1]

@@ -164,7 +164,8 @@ class JobScreen(Screen[None]):
         with self.app.batch_update():
             run_list.apply(event.changes)
             run_list.set_feed_state(has_more=state.has_more, loading_more=state.loading_more,
-                                    problems=state.run_problems, walking=state.walking)
+                                    problems=state.run_problems, walking=state.walking,
+                                    answered=state.last_good is not None)
         if event.updated_runs:
             self._update_detail(event)
         self._refresh_status()

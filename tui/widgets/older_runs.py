@@ -29,6 +29,7 @@ class OlderRuns:
     walking: bool = False  # the feed walks every older page, to the oldest run (G)
     walk_asked: bool = False  # G was pressed; the screen has not said whether it walks
     follow: bool = False  # the cursor stays on the last row as pages come (after G)
+    answered: bool = True  # the API has answered for this job (False: its first page is due)
 
     def ask_walk(self) -> bool:
         """G: whether to ask the feed to walk to the oldest run (not past the end, nor when
@@ -82,7 +83,7 @@ class OlderRuns:
                 if self.held(filtered):
                     return "No runs match the filter" + held
                 return "No runs match the filter" + (" (loading more\u2026)" * self.loading)
-            return "loading runs\u2026" if self.loading else "No runs yet"
+            return "loading runs\u2026" if self.loading or not self.answered else "No runs yet"
         if self.loading:
             return "loading more\u2026"
         if not self.has_more:

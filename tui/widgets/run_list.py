@@ -150,7 +150,7 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
         self.painter.name_prefix = f"{job.job_id}-" if job is not None else ""
         store.set_filter(text, statuses)
         self._cursor = RunCursor(store, 0 if store.shown else -1)
-        self._older = OlderRuns()
+        self._older = OlderRuns(answered=bool(store.runs))
         self._problems = {}
         self._restart()
         self._check_need_more()
@@ -163,11 +163,14 @@ class RunList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def set_feed_state(
         self, *, has_more: bool, loading_more: bool, problems: Mapping[str, str],
-        walking: bool = False,
+        walking: bool = False, answered: bool = True,
     ) -> None:
         """What the feed says beside the runs: more to load, a page on its way, run problems,
-        and whether it walks to the oldest run."""
+        whether it walks to the oldest run, and whether the API has answered yet."""
         if self._older.walk_state(walking):
+            self._footer_changed()
+        if answered != self._older.answered:
+            self._older.answered = answered
             self._footer_changed()
         if problems != self._problems:
             dirty = set(problems) ^ set(self._problems)
