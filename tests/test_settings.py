@@ -324,6 +324,7 @@ def test_config_json_and_a_token_from_the_environment(
 ) -> None:
     result = nf_runs("config", "--json", token=SECRET, home=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1  # one object a line, as the other --json
     document = json.loads(result.stdout)
     assert document["file"] == str(tmp_path / ".config" / "nf-runs" / "settings.toml")
     assert document["fileExists"] is False

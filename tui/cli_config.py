@@ -135,7 +135,7 @@ def config_command(args: argparse.Namespace) -> int:
             "currentContext": contexts.current,
             "warnings": warnings,
         }
-        write(json.dumps(document, indent=2) + "\n")
+        write(json.dumps(document) + "\n")
         sys.stdout.flush()
         return 0
     state = "" if user.file.exists else " (not created yet: nf-runs writes it as you go)"
