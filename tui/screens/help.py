@@ -17,7 +17,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("↑ ↓  j k", "move the cursor"),
         ("PgUp PgDn  Home End  g G", "page, first, oldest (End/G loads every older page; "
                                      "Esc stops)"),
-        ("Enter", "run detail: every field and the last log lines"),
+        ("Enter", "run detail: fields, containers, CPU and memory, last log lines"),
         ("l", "the run's whole log, full screen (live while the run runs)"),
         ("r", "refresh now"),
         ("t", "times: relative, local, UTC"),
