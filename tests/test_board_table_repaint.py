@@ -201,3 +201,10 @@ async def test_a_running_duration_repaints_its_cell_alone() -> None:
         assert refreshed == [Region(x, 1, width, 1)]
         await next_frame(table)
         assert "31s" in table.visible_text()[0]
+        # The board's per-second tick hands over only the rows that moved.
+        refreshed.clear()
+        clock[0] = NOW + timedelta(seconds=2)
+        table.replace_rows({running.key: with_live_parts(running, clock[0])})
+        assert refreshed == [Region(x, 1, width, 1)]
+        await next_frame(table)
+        assert "32s" in table.visible_text()[0] and "idle" in table.visible_text()[1]

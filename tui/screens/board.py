@@ -271,9 +271,12 @@ class BoardScreen(Screen[None]):
         else:
             # Each second only running jobs move: their duration and SLOW, nothing else.
             moved = tuple(with_live_parts(row, now) for row in self._rows)
-            if all(new is old for new, old in zip(moved, self._rows, strict=True)):
-                return
+            changed = {new.key: new for new, old in zip(moved, self._rows, strict=True)
+                       if new is not old}
             self._rows = moved
+            # Neither the order (state, latest activity) nor the counts move with a duration.
+            self.table.replace_rows(changed)
+            return
         self.table.show(self._shown(), self._unread())
         self._show_summary(len(self.table.rows))
         self._show_status()

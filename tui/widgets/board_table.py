@@ -9,7 +9,7 @@ running job's duration) and a look repaints only the job it was about.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -200,6 +200,28 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         index = self._index.get(key)
         if index is not None:
             self._set_cursor(index)
+
+    def replace_rows(self, moved: Mapping[JobKey, JobSummary]) -> None:
+        """The same jobs in the same order, some with new live parts (the per-second tick: a
+        running duration, SLOW): only their lines are looked at, and only cells that moved
+        are repainted. The clock texts of the others move with the next `show`."""
+        if not self.is_mounted:
+            return
+        now, width = self._now(), self._width()
+        first, visible = self.scroll_offset.y, self._visible()
+        regions: list[Region] = []
+        for key, row in moved.items():
+            index = self._index.get(key)
+            if index is None or index >= len(self._rows):
+                continue
+            self._rows[index] = row
+            line = index - first + 1
+            if 1 <= line <= visible:
+                old, new = self._painted.get(line), self._row_key(index, width, now)
+                if old != new:
+                    regions += changed_regions(old, new, width, line)
+        if regions:
+            self.refresh(*regions)
 
     def tick(self) -> None:
         """Repaint the rows on screen whose text moved (durations, "ago", "in 3m")."""
