@@ -9,6 +9,7 @@ world's first page), so a day of 40 jobs takes a few seconds and every number is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import random
 from collections.abc import AsyncIterator
@@ -47,6 +48,7 @@ from tui.watch.planner import (
     LookWhy,
 )
 from tui.watch.scheduler import Scheduler
+from tui.widgets.board_cells import Column, board_layout, fit, row_cells, state_cell
 
 from .engine_harness import Engine, ScriptedTransport, path_is
 from .test_scheduler import most_in_any_hour
@@ -198,12 +200,40 @@ def test_suspended_and_unusable_schedules() -> None:
     runs = [run("a", "SUCCESS", at(0, hour=1), 30)]
     suspended = summarize(cron_job(suspended=True), runs, now=at(0), looked_at=at(0))
     assert suspended.suspended and suspended.next_fire is None and suspended.missed is None
-    assert suspended.state is BoardState.FINE
+    assert suspended.state is BoardState.SUSPENDED
     bad = summarize(cron_job("61 * * * *"), runs, now=at(0), looked_at=at(0))
     assert bad.schedule_problem is not None and bad.schedule_problem.endswith(".")
     assert bad.schedule_text == "cron · 61 * * * *" and bad.next_fire is None
     hostile = summarize(cron_job("\x1b[2J * * * *"), runs, now=at(0), looked_at=at(0))
     assert "\x1b" not in hostile.schedule_text and hostile.schedule_problem is not None
+
+
+def test_a_suspended_job_is_suspended_whatever_its_old_runs_say() -> None:
+    """Its old failures are history: not FAILING, not counted or ranked with the failing;
+    a run started by hand still shows RUNNING."""
+    failed = [run(f"f{n}", "FAILED", at(n, hour=1), 30) for n in range(5, 0, -1)]
+    job = cron_job("0 * * * *", suspended=True)
+    row = summarize(job, failed, now=at(0), looked_at=at(0))
+    assert row.state is BoardState.SUSPENDED and row.failure_streak == 5
+    assert row.missed is None and row.next_fire is None
+    assert state_cell(row)[0] == "\u2016 SUSPENDED"
+    layout = board_layout(120)
+    assert row_cells(row, at(0), layout)[Column.SCHEDULE] == "suspended · hourly at :00"
+    assert fit(row_cells(row, at(0), layout)[Column.SCHEDULE], 14).startswith("suspended")
+    unseen = summarize(job, failed, now=at(0), looked_at=None)  # its details, no look yet
+    assert unseen.state is BoardState.UNKNOWN and state_cell(unseen)[0] == "\u2016 SUSPENDED"
+    listed = dataclasses.replace(unseen, schedule_text="cron")  # only the list's facts
+    assert row_cells(listed, at(0), layout)[Column.SCHEDULE] == "suspended · cron"
+    running = summarize(job, [run("r", "RUNNING", at(59, hour=11)), *failed], now=at(0),
+                        looked_at=at(0))
+    assert running.state is BoardState.RUNNING
+    fine = summarize(manual_job("ok", "Ok"), [run("s", "SUCCESS", at(0, hour=1), 5)],
+                     now=at(0), looked_at=at(0))
+    failing = summarize(manual_job("bad", "Bad"), failed[:1], now=at(0), looked_at=at(0))
+    counts = count_states([row, fine, failing])
+    assert counts == BoardCounts(failing=1, fine=1, suspended=1) and counts.total == 3
+    assert [r.key.job_id for r in attention_order([row, fine, failing])] == [
+        "bad", "ok", "nightly"]
 
 
 def test_counts_and_the_attention_order() -> None:

@@ -22,7 +22,7 @@ from tui.screens.main import MainScreen
 from tui.simulator import Simulator, run_simulator
 from tui.watch.board import BoardState
 from tui.watch.events import JobKey
-from tui.widgets.board_cells import Column, board_layout
+from tui.widgets.board_cells import Column, board_layout, state_cell
 from tui.widgets.board_table import BoardTable
 
 from . import harness
@@ -146,6 +146,10 @@ async def test_filters_and_sort(board_sim: Simulator) -> None:
         await state.pilot.press("2")  # failing only
         assert state.table.rows and all(row.state is BoardState.FAILING
                                         for row in state.table.rows)
+        await state.pilot.press("5")  # ok only: the word of help and README
+        assert state.table.rows and all(row.state is BoardState.FINE
+                                        for row in state.table.rows)
+        assert "only ok" in str(state.board.query_one("#board-summary").render())
         await state.pilot.press("1", "o")  # all, by name
         names = [row.name.casefold() for row in state.table.rows]
         assert len(names) == JOBS_ON_BOARD and names == sorted(names)
@@ -291,3 +295,40 @@ async def test_the_run_list_under_the_board_does_not_tick(
         await b.pilot.press("b")  # the highlighted job's runs: the run list is seen again
         await b.wait(lambda: isinstance(b.app.screen, MainScreen), "the run list")
         await b.wait(lambda: bool(ticks), "the run list's tick")
+
+
+async def test_a_suspended_job_stays_suspended_whatever_its_old_runs_say(
+    board_sim: Simulator,
+) -> None:
+    """"Old export" is suspended, its last runs (3 days old) failed 5 in a row: the row read
+    SUSPENDED until its first look, then FAILING (and its schedule's "suspended" was cut off
+    at 120 columns). It stays SUSPENDED, is not counted failing, and ranks below the ok ones."""
+    key = JobKey("data", "old-export")
+    async with board_app(board_sim, size=(120, 40)) as state:
+        row = next(row for row in state.table.rows if row.key == key)
+        assert row.looked_at is not None and row.failure_streak >= 2  # its old failures
+        state.table.select_key(key)  # (scrolled to: it ranks below the ok ones)
+        await state.pilot.pause()
+        line = next(line for line in state.table.visible_text() if "Old export" in line)
+        assert "SUSPENDED" in line and "FAILING" not in line, line
+        assert "suspended" in line.replace("SUSPENDED", ""), line  # the schedule's word too
+        assert row.suspended and row.state is BoardState.SUSPENDED
+        assert state_cell(row)[0] == "\u2016 SUSPENDED"
+        failing = [r for r in state.table.rows if r.state is BoardState.FAILING]
+        assert key not in {r.key for r in failing}
+        ranks = [list(BoardState).index(r.state) for r in state.table.rows]
+        assert ranks == sorted(ranks)
+        summary = str(state.board.query_one("#board-summary").render())
+        suspended = sum(r.suspended for r in state.table.rows)
+        assert f"\u2016 {suspended} suspended" in summary, summary
+        ok = sum(r.state is BoardState.FINE for r in state.table.rows)
+        assert f"\u2714 {ok} ok" in summary, summary
+        # A later look (the planner's second, `r`) and the index's listing change nothing.
+        before = row.looked_at
+        board_sim.world.advance(10.0)
+        await state.pilot.press("r")
+        await state.wait(lambda: next(r for r in state.table.rows if r.key == key).looked_at
+                         != before, "a second look")
+        again = next(r for r in state.table.rows if r.key == key)
+        assert again.state is BoardState.SUSPENDED
+        assert state.app.notices.unread_count == 0  # old failures are not news

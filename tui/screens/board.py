@@ -48,7 +48,7 @@ STATE_FILTERS: dict[str, frozenset[BoardState] | None] = {
     "failing": frozenset({BoardState.FAILING}),
     "missed": frozenset({BoardState.MISSED}),
     "running": frozenset({BoardState.RUNNING}),
-    "fine": frozenset({BoardState.FINE}),
+    "ok": frozenset({BoardState.FINE}),  # (the word of help, README and the ✔ OK rows)
 }
 
 
@@ -72,7 +72,7 @@ class BoardScreen(Screen[None]):
         Binding("2", "state_filter('failing')", "Failing", show=False),
         Binding("3", "state_filter('missed')", "Missed", show=False),
         Binding("4", "state_filter('running')", "Running", show=False),
-        Binding("5", "state_filter('fine')", "OK", show=False),
+        Binding("5", "state_filter('ok')", "OK", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -171,6 +171,8 @@ class BoardScreen(Screen[None]):
             (f"\u25cf {counts.running} running", ""),
             (f"\u2714 {counts.fine} ok", ""),
         ]
+        if counts.suspended:
+            parts.append((f"\u2016 {counts.suspended} suspended", ""))
         if counts.unknown:
             parts.append((f"\u25cc {counts.unknown} waiting", ""))
         for index, (part, style) in enumerate(parts):

@@ -36,6 +36,9 @@ class BoardState(str, enum.Enum):
     MISSED = "missed"  # a scheduled run has not appeared within the grace period
     RUNNING = "running"  # a run is active
     FINE = "fine"  # none of the above
+    # Its schedule starts nothing: what its old runs say is history, not news (a running
+    # run, started by hand, still shows RUNNING).
+    SUSPENDED = "suspended"
     UNKNOWN = "unknown"  # not looked at yet
 
 
@@ -219,7 +222,10 @@ def summarize(
             schedule, last_run_start=newest.started_at if newest is not None else None,
             now=looked_at, grace=grace, not_before=details.created_at, busy_until=busy_until,
         )
-    if streak > 0:
+    if details.suspended:
+        # (A new failure is still told: alerts follow run ids, not states.)
+        state = BoardState.RUNNING if running is not None else BoardState.SUSPENDED
+    elif streak > 0:
         state = BoardState.FAILING
     elif missed is not None and missed.state is CronState.MISSED:
         state = BoardState.MISSED
@@ -265,10 +271,12 @@ class BoardCounts:
     running: int = 0
     fine: int = 0
     unknown: int = 0
+    suspended: int = 0
 
     @property
     def total(self) -> int:
-        return self.failing + self.missed + self.running + self.fine + self.unknown
+        return self.failing + self.missed + self.running + self.fine + self.unknown \
+            + self.suspended
 
 
 def count_states(summaries: Iterable[JobSummary]) -> BoardCounts:
@@ -278,12 +286,12 @@ def count_states(summaries: Iterable[JobSummary]) -> BoardCounts:
     return BoardCounts(
         failing=counts[BoardState.FAILING], missed=counts[BoardState.MISSED],
         running=counts[BoardState.RUNNING], fine=counts[BoardState.FINE],
-        unknown=counts[BoardState.UNKNOWN],
+        unknown=counts[BoardState.UNKNOWN], suspended=counts[BoardState.SUSPENDED],
     )
 
 
 def attention_order(summaries: Iterable[JobSummary]) -> list[JobSummary]:
-    """Failing, missed, running, fine, not looked at yet; within each the most recent
+    """Failing, missed, running, fine, suspended, not looked at yet; within each the most recent
     activity first, then by name (and id) so that the order is stable."""
     def key(summary: JobSummary) -> tuple[int, float, str, str, str]:
         at = summary.activity_at

@@ -76,9 +76,10 @@ _STATE_WORDS = {
     BoardState.MISSED: ("\u25f7 MISSED", "board--missed"),
     BoardState.RUNNING: ("\u25cf RUNNING", "board--running"),
     BoardState.FINE: ("\u2714 OK", "board--fine"),
+    BoardState.SUSPENDED: ("\u2016 SUSPENDED", "board--suspended"),
     BoardState.UNKNOWN: ("\u25cc \u2026", "board--unknown"),
 }
-SUSPENDED_WORD = ("\u2016 SUSPENDED", "board--suspended")
+SUSPENDED_WORD = _STATE_WORDS[BoardState.SUSPENDED]
 _GLYPHS = {
     RunStatus.SUCCESS: ("\u2714", "board--success"),
     RunStatus.FAILED: ("\u2718", "board--failed"),
@@ -169,8 +170,8 @@ def compact_ahead(moment: datetime | None, now: datetime) -> str:
 
 def state_cell(row: JobSummary) -> tuple[str, str]:
     """(word, component class) of the row's state: symbol and word, never colour alone."""
-    if row.suspended and row.state in (BoardState.FINE, BoardState.UNKNOWN):
-        return SUSPENDED_WORD
+    if row.suspended and row.state is BoardState.UNKNOWN:
+        return SUSPENDED_WORD  # (known from the job's details before any look)
     return _STATE_WORDS[row.state]
 
 
@@ -215,6 +216,16 @@ def _seen_text(row: JobSummary, now: datetime) -> str:
     return _compact(fresh.total_seconds())
 
 
+def _schedule_text(row: JobSummary) -> str:
+    """ "cron · hourly at :00"; a suspended job's "suspended · hourly at :00": the word
+    first, as a narrow column cuts the end ("suspended · h…")."""
+    text = printable(row.schedule_text)
+    if not row.suspended:
+        return text
+    kind, dot, described = text.partition(" · ")
+    return f"suspended · {described if dot else kind}"
+
+
 def name_text(row: JobSummary) -> str:
     """The job's name as drawn (control characters made visible), and its problem if any."""
     name = printable(row.name[:500]) or printable(row.key.job_id)
@@ -231,9 +242,7 @@ def row_cells(row: JobSummary, now: datetime, layout: BoardLayout) -> dict[Colum
     latest = row.latest
     for column, width in layout.columns:
         if column is Column.SCHEDULE:
-            text = printable(row.schedule_text)
-            if row.suspended:
-                text = f"{text} · suspended"
+            text = _schedule_text(row)
         elif column is Column.LATEST:
             text = _latest_word(row)
         elif column is Column.STARTED:
