@@ -28,3 +28,14 @@ async def test_the_palettes_screenshot_saves_in_the_working_directory_and_says_w
         assert saved.read_text().lstrip().startswith("<svg")
         await b.wait(lambda: any(str(saved) in str(n.message) for n in b.app._notifications),
                      "the toast with the path")
+
+
+async def test_the_palettes_keys_opens_the_keys_which_esc_closes(small_sim: Simulator) -> None:
+    from tui.screens.help import HelpScreen
+
+    async with board(small_sim) as b:
+        await b.idle()
+        await choose(b, "Keys")
+        await b.wait(lambda: isinstance(b.app.screen, HelpScreen), "the keys")
+        await b.pilot.press("escape")
+        await b.wait(lambda: not isinstance(b.app.screen, HelpScreen), "the keys to close")

@@ -275,11 +275,15 @@ class NfRunsApp(App[int]):
         refresh_headers(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Textual's palette commands, with its "Screenshot" made ours: Textual's delivers the
-        file through the driver (a browser download, for textual-serve) and in a terminal
-        only says "Failed to save screenshot"."""
+        """Textual's palette commands, with its "Keys" and "Screenshot" made ours: Textual's
+        screenshot delivers the file through the driver (a browser download, for
+        textual-serve) and in a terminal only says "Failed to save screenshot"."""
         for command in super().get_system_commands(screen):
-            if command.title == "Screenshot":
+            if command.title == "Keys":
+                # Textual's side panel of keys did not close with Esc; ours (`?`) does.
+                yield SystemCommand("Keys", "Every key of nf-runs (Esc closes)",
+                                    self.action_help)
+            elif command.title == "Screenshot":
                 # After the palette has closed, so that it is not in the picture.
                 yield SystemCommand(command.title, "Save an SVG of the screen (~/Downloads, "
                                     "else the working directory)",
