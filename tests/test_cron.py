@@ -397,3 +397,20 @@ def test_fuzz_nothing_raises_nothing_hangs(
     else:
         assert parsed.message.isprintable()
     assert time.perf_counter() - began < NO_HANG_SECONDS
+
+
+@settings(max_examples=60, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)),
+       expression=st.sampled_from(["* * * * *", "*/5 * * * *", "30 8 * * 1-5", "0 */6 * * *"]))
+def test_the_walks_shared_within_a_minute_give_what_cronsim_gives(
+    moment: datetime, expression: str
+) -> None:
+    """next and previous fires are worked out once per minute (fires fall on whole minutes):
+    the same answers as cronsim's own walk from the very moment."""
+    from cronsim import CronSim
+
+    at = moment.replace(tzinfo=UTC, microsecond=0)
+    cron = schedule(expression)
+    assert cron.next_fire(at) == next(iter(CronSim(expression, at)))
+    expected = next(iter(CronSim(expression, at + timedelta(seconds=1), reverse=True)))
+    assert cron.previous_fire(at) == expected

@@ -124,6 +124,12 @@ class CronSchedule:
             start = _utc(after)
         except (OverflowError, ValueError):
             return ()
+        # Fires fall on whole minutes: strictly after `after` is strictly after its minute's
+        # start, so the walk is shared by every moment of that minute (the board asks each
+        # cron job's next fire and grace every 15 s).
+        return _next_fires(self, start.replace(second=0), count)
+
+    def _next_fires_from(self, start: datetime, count: int) -> tuple[datetime, ...]:
         fires: list[datetime] = []
         for fire in self._walk(start, reverse=False):
             fires.append(fire)
@@ -134,11 +140,15 @@ class CronSchedule:
     def previous_fire(self, at: datetime) -> datetime | None:
         """The last fire time at or before `at`, or None (none within MAX_LOOKAHEAD)."""
         try:
-            # One second on, then strictly before: "at or before" `at`'s whole second.
-            start = _utc(at) + timedelta(seconds=1)
+            # At or before `at` is at or before its minute's start (fires fall on whole
+            # minutes): one second on from there, then strictly before.
+            moment = _utc(at)
+            if moment.replace(tzinfo=None) == datetime.max.replace(microsecond=0):
+                return None  # the calendar's last second: nothing to walk back from
+            start = moment.replace(second=0) + timedelta(seconds=1)
         except (OverflowError, ValueError):
             return None
-        return next(self._walk(start, reverse=True), None)
+        return _previous_fire(self, start)
 
     def shortest_interval(self, at: datetime) -> timedelta | None:
         """The shortest gap between consecutive fire times among the first few after `at`
@@ -150,6 +160,16 @@ class CronSchedule:
     def describe(self) -> str:
         """The schedule in a few words for the board, or the expression itself."""
         return _describe(self.fields) or printable(self.expression)
+
+
+@functools.lru_cache(maxsize=1024)
+def _next_fires(schedule: CronSchedule, start: datetime, count: int) -> tuple[datetime, ...]:
+    return schedule._next_fires_from(start, count)
+
+
+@functools.lru_cache(maxsize=1024)
+def _previous_fire(schedule: CronSchedule, start: datetime) -> datetime | None:
+    return next(schedule._walk(start, reverse=True), None)
 
 
 @functools.lru_cache(maxsize=256)
