@@ -208,3 +208,50 @@ async def test_a_running_duration_repaints_its_cell_alone() -> None:
         assert refreshed == [Region(x, 1, width, 1)]
         await next_frame(table)
         assert "32s" in table.visible_text()[0] and "idle" in table.visible_text()[1]
+
+
+def cells_of(strip: Strip) -> list[tuple[str, object]]:
+    """A line cell by cell (character and style), whatever its segments' split."""
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+async def test_a_row_painted_from_its_template_is_the_row_painted_afresh() -> None:
+    """A row's line is built once but for its moving cells (duration, clock texts): after
+    the clock and the live parts move, every line is what a table with no cache paints,
+    for the cursor's row, an unread row, a late cron job and SLOW runs alike."""
+    from tui.watch.board import attention_order, with_live_parts
+
+    clock = [NOW]
+    rows = attention_order(board_world_rows(NOW))
+    assert any(job.latest is not None and job.latest.active for job in rows)
+
+    class ClockApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield BoardTable(now=lambda: clock[0], id="kept")
+
+    for size in ((200, 50), (80, 50)):
+        app = ClockApp()
+        async with app.run_test(size=size):
+            table = app.query_one("#kept", BoardTable)
+            unread = {rows[2].key, rows[5].key}
+            table.show(rows, unread)
+            table.select_key(rows[1].key)
+            await next_frame(table)
+            for seconds in (1, 2, 59, 61, 900, 3600 * 5):
+                clock[0] = NOW + timedelta(seconds=seconds)
+                moved = [with_live_parts(job, clock[0]) for job in rows]
+                if seconds == 900:
+                    unread = {rows[1].key, rows[3].key}  # one read, one new
+                table.show(moved, unread)
+                if seconds == 61:
+                    table.select_key(rows[2].key)  # onto an unread row
+                await next_frame(table)
+                width = table.scrollable_content_region.width
+                kept = [table._row_strip(index, width, clock[0]) for index in range(len(moved))]
+                table._cache.clear()
+                table._templates.clear()
+                table._fixed.clear()
+                for index, line in enumerate(kept):
+                    afresh = table._row_strip(index, width, clock[0])
+                    assert cells_of(line) == cells_of(afresh), (size, seconds, index)
+                    assert line.cell_length == width

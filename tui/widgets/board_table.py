@@ -57,6 +57,30 @@ CLASSES = frozenset({
 })
 
 
+# What a row's template leaves open: the clock columns and a running run's duration.
+MOVING_COLUMNS = CLOCK_COLUMNS | {Column.DURATION}
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """A moving cell in a row's template: painted with the row's text of the moment."""
+
+    column: Column
+    width: int
+    right: bool
+    style: Style
+    late_style: Style | None = None  # "late 5m" in the Next column
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A row's line but for its moving cells."""
+
+    parts: tuple[tuple[Segment, ...] | _Slot, ...]
+    exact: bool  # the parts fill the width exactly (no crop needed)
+    base: Style
+
+
 @dataclass(eq=False)
 class _BoardMessage(Message):
     table: BoardTable
@@ -135,6 +159,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._unread: frozenset[JobKey] = frozenset()
         self.message = "Listing jobs\u2026"
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE)
+        self._templates: LRUCache[tuple[object, ...], _Template] = LRUCache(ROW_CACHE)
         self._painted: dict[int, tuple[object, ...]] = {}  # screen line -> its row's key
         self._styles: dict[tuple[str, bool], Style] = {}
         # Per job: (its JobSummary, width, the parts of its key that only a new one changes).
@@ -294,6 +319,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def notify_style_update(self) -> None:
         self._cache.clear()
+        self._templates.clear()
         self._styles.clear()
         super().notify_style_update()
 
@@ -342,42 +368,76 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _paint(self, row: JobSummary, key: tuple[object, ...], width: int,
                now: datetime) -> Strip:
+        """The row's line from its template (built once for all but the moving cells: each
+        second a running row's duration, each minute its clock texts)."""
+        fixed = key[2]
+        assert isinstance(fixed, tuple)
+        cells = dict(fixed[2]) | dict(key[3])  # type: ignore[call-overload]
+        template_key = ("template", key[0], key[1], fixed[0], fixed[1], tuple(
+            item for item in fixed[2] if item[0] not in MOVING_COLUMNS), *fixed[3:], *key[4:])
+        template = self._templates.get(template_key)
+        if template is None:
+            template = self._template(row, width, now, cursor=bool(key[4]))
+            self._templates.set(template_key, template)
+        segments: list[Segment] = []
+        for part in template.parts:
+            if isinstance(part, _Slot):
+                text = cells[part.column]
+                style = part.late_style if part.late_style is not None \
+                    and text.startswith("late") else part.style
+                segments.append(Segment(fit(text, part.width, right=part.right), style))
+            else:
+                segments += part
+        if template.exact:
+            return Strip(segments, width)
+        return Strip(segments).adjust_cell_length(width, template.base)
+
+    def _template(self, row: JobSummary, width: int, now: datetime, *,
+                  cursor: bool) -> _Template:
+        """A row's line with its moving cells left as slots: runs of ready segments (merged
+        where styles match) between them."""
         layout = board_layout(width)
-        cursor = bool(key[4])
         base = self._style("board--cursor") if cursor else self._style("")
 
         def styled(name: str) -> Style:
             return base if cursor else self._style(name)
 
         gap = Segment(" " * GAP, base)
-        unread = row.key in self._unread
         word, word_class = state_cell(row)
-        segments = [
-            Segment(fit(UNREAD_MARK if unread else "", MARGIN), styled("board--unread")),
+        run: list[Segment] = [
+            Segment(fit(UNREAD_MARK if row.key in self._unread else "", MARGIN),
+                    styled("board--unread")),
             Segment(fit(word, STATE_WIDTH), styled(word_class)),
             gap,
             Segment(fit(name_text(row), layout.name), base),
         ]
+        parts: list[tuple[Segment, ...] | _Slot] = []
         cells = row_cells(row, now, layout)
+        total = MARGIN + STATE_WIDTH + GAP + layout.name
         for column, column_width in layout.columns:
-            segments.append(gap)
-            text = cells[column]
-            if column is Column.STRIP:
+            run.append(gap)
+            total += GAP + column_width
+            right = column in RIGHT_ALIGNED
+            if column in MOVING_COLUMNS:
+                parts.append(tuple(Strip(run).simplify()))
+                run = []
+                style = styled("board--slow") if column is Column.DURATION and row.slow \
+                    else base
+                late = styled("board--missed") if column is Column.NEXT else None
+                parts.append(_Slot(column, column_width, right, style, late))
+            elif column is Column.STRIP:
                 glyphs = row.strip[-column_width:]
-                segments.append(Segment(" " * (column_width - len(glyphs)), base))
-                segments += [Segment(glyph, styled(glyph_class))
-                             for glyph, glyph_class in map(strip_glyph, glyphs)]
-                continue
-            style = base
-            if column is Column.DURATION and row.slow:
-                style = styled("board--slow")
-            elif column is Column.STREAK and text:
-                style = styled("board--failing")
-            elif column is Column.NEXT and text.startswith("late"):
-                style = styled("board--missed")
-            segments.append(Segment(fit(text, column_width, right=column in RIGHT_ALIGNED),
-                                    style))
-        return Strip(Strip(segments).simplify()).adjust_cell_length(width, base)
+                run.append(Segment(" " * (column_width - len(glyphs)), base))
+                run += [Segment(glyph, styled(glyph_class))
+                        for glyph, glyph_class in map(strip_glyph, glyphs)]
+            else:
+                text = cells[column]
+                style = styled("board--failing") if column is Column.STREAK and text else base
+                run.append(Segment(fit(text, column_width, right=right), style))
+        if total < width:
+            run.append(Segment(" " * (width - total), base))
+        parts.append(tuple(Strip(run).simplify()))
+        return _Template(tuple(part for part in parts if part), total <= width, base)
 
     def _header(self, width: int) -> Strip:
         key = ("header", width)
