@@ -28,7 +28,9 @@ from tui.watch.board import (
     JobSummary,
     attention_order,
     count_states,
+    moved_to,
     name_order,
+    schedule_of,
     summarize,
 )
 from tui.watch.clock import FakeClock
@@ -137,6 +139,58 @@ def test_a_manual_row_and_one_never_looked_at() -> None:
     unseen = summarize(cron_job(), runs, now=at(2), looked_at=None)
     assert unseen.state is BoardState.UNKNOWN and unseen.latest is None
     assert unseen.next_fire == at(5) and unseen.freshness(at(2)) is None
+
+
+def test_a_row_moved_to_a_later_time_is_the_row_summarized_then() -> None:
+    """The board renews its rows every few seconds by moving them to the new time (duration,
+    SLOW, next fire) instead of summarizing each job's runs again: the same rows, for every
+    job of the board world and crafted ones (a run active with an end, a Forbid job)."""
+    from tui.simulator import World
+
+    world = World(seed=7, speed=0.0, start=START, preset="board")
+    jobs = [(JobDetails.from_json(world.job_details(spec.project, spec.id), spec.project),
+             [JobRun.from_json(item) for item in world.runs(spec.project, spec.id, limit=20)])
+            for spec in JOBS]
+    ended_but_active = dataclasses.replace(run("x", "RUNNING", at(0)), concluded_at=at(1))
+    jobs += [
+        (cron_job(), [ended_but_active, run("w", "SUCCESS", at(0, hour=11), 60)]),
+        (cron_job("*/15 * * * *", concurrency_policy=ConcurrencyPolicy.FORBID),
+         [run("y", "RUNNING", at(0, 5))] + [run(f"s{n}", "SUCCESS", at(0, hour=n), 90)
+                                           for n in range(1, 9)]),
+        (cron_job("0 0 29 2 *"), []),  # its next fire is years away
+        (manual_job(), [run("z", "RUNNING", at(0, 30))]),
+    ]
+    assert any(runs and runs[0].is_active for _, runs in jobs)
+    for details, runs in jobs:
+        first = summarize(details, runs, now=START, looked_at=START)
+        for later in (1, 59, 61, 125, 900, 3600, 5 * 3600, 3 * 86400):
+            now = START + timedelta(seconds=later)
+            expected = summarize(details, runs, now=now, looked_at=START)
+            assert moved_to(first, now, schedule_of(details)) == expected, (details.id, later)
+
+
+def test_the_boards_renewal_is_summarize_at_the_new_time() -> None:
+    """BoardWatch.summaries moves each row to the time (the cheap way) or, where an older
+    run is active under a concluded newer one, summarizes again: SLOW still comes."""
+    from tui.watch.board_watch import BoardWatch
+
+    watch = BoardWatch(BoardPlanner(100, clock=FakeClock(), wall=lambda: START),
+                       wall=lambda: START)
+    durations = [run(f"s{n}", "SUCCESS", at(0, hour=n), 60) for n in range(1, 9)]
+    older_running = [run("done", "SUCCESS", at(0), 30), run("long", "RUNNING", at(0, 1)),
+                     *durations]
+    jobs = {manual_job("a", "A"): older_running, cron_job(): [run("r", "RUNNING", at(0, 2)),
+                                                              *durations]}
+    for details, runs in jobs.items():
+        key = watch.add(details)
+        watch.apply_details(key, details)
+        watch.apply_runs(key, runs)
+    first = watch.summaries(START)
+    assert [row.slow for row in first] == [False, False]
+    later = START + timedelta(minutes=10)
+    assert watch.summaries(later) == tuple(
+        summarize(details, runs, now=later, looked_at=START) for details, runs in jobs.items())
+    assert [row.slow for row in watch.summaries(later)] == [True, True]
 
 
 def test_streaks() -> None:

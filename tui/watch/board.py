@@ -249,7 +249,8 @@ def with_live_parts(row: JobSummary, now: datetime) -> JobSummary:
     """The row with its running run's duration and SLOW moved to `now`: what the board's
     per-second tick needs, without the cron walk and the statistics of `summarize`."""
     latest = row.latest
-    if latest is None or not latest.active or latest.started_at is None:
+    if latest is None or not latest.active or latest.started_at is None \
+            or latest.concluded_at is not None:  # (an end: its duration stands)
         return row
     duration = max(now - latest.started_at, timedelta(0))
     slow = row.slow_after is not None and duration > row.slow_after
@@ -257,6 +258,20 @@ def with_live_parts(row: JobSummary, now: datetime) -> JobSummary:
         return row
     return dataclasses.replace(row, latest=dataclasses.replace(latest, duration=duration),
                                slow=slow)
+
+
+def moved_to(row: JobSummary, now: datetime,
+             schedule: CronSchedule | CronError | None) -> JobSummary:
+    """`summarize`'s row moved to `now`, its runs not read again (the board's renewal every
+    few seconds: the live duration, SLOW and the next fire are all that move with the clock;
+    a missed run is judged at each look). Exact when the running run, if any, is the newest
+    (`summarize` times SLOW by the newest active run); else summarize again."""
+    row = with_live_parts(row, now)
+    if isinstance(schedule, CronSchedule) and not row.suspended:
+        fire = schedule.next_fire(now)
+        if fire != row.next_fire:
+            row = dataclasses.replace(row, next_fire=fire)
+    return row
 
 
 # ----- the board as a whole ----------------------------------------------------------------

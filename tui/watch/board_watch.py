@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from ..api.errors import BudgetExhaustedError, NorthflankError
 from ..api.models import Job, JobDetails, JobRun
 from ..sanitize import printable
-from .board import JobSummary, details_of, summarize
+from .board import JobSummary, details_of, moved_to, schedule_of, summarize
 from .events import BoardChanged, JobKey
 from .planner import BoardPlanner, LookWhat
 
@@ -110,8 +110,16 @@ class BoardWatch:
         """Every row now, in the order the jobs were added (sort with
         board.attention_order): for the board's tick (live durations, SLOW, next run)."""
         moment = now or self._wall()
-        self._rows = {key: self.summary(key, moment) for key in self._details}
-        return tuple(self._rows.values())
+        rows: dict[JobKey, JobSummary] = {}
+        for key, details in self._details.items():
+            row = self._rows.get(key)
+            if row is None or any(run.is_active for run in self._runs.get(key, ())[1:]):
+                rows[key] = self.summary(key, moment)
+            else:
+                # Only the clock moved since the row was made: no statistics, no cron walk.
+                rows[key] = moved_to(row, moment, schedule_of(details))
+        self._rows = rows
+        return tuple(rows.values())
 
     def renew(self, keys: Iterable[JobKey], now: datetime | None = None
               ) -> tuple[JobSummary, ...]:
