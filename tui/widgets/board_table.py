@@ -160,6 +160,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.message = "Listing jobs\u2026"
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_CACHE)
         self._templates: LRUCache[tuple[object, ...], _Template] = LRUCache(ROW_CACHE)
+        self._content_known: tuple[tuple[Size, bool, bool], Size] | None = None
         self._painted: dict[int, tuple[object, ...]] = {}  # screen line -> its row's key
         self._styles: dict[tuple[str, bool], Style] = {}
         # Per job: (its JobSummary, width, the parts of its key that only a new one changes).
@@ -321,6 +322,7 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._cache.clear()
         self._templates.clear()
         self._styles.clear()
+        self._content_known = None  # (padding, border or scrollbar sizes may have changed)
         super().notify_style_update()
 
     # ----- rendering -----------------------------------------------------------------------
@@ -463,11 +465,20 @@ class BoardTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     # ----- cursor and scrolling ------------------------------------------------------------
 
+    def _content_size(self) -> Size:
+        """The scrollable content's size. Textual works it out from the styles each time
+        (~0.1 ms); the table asks for every line it paints."""
+        key = (self.outer_size, self.show_vertical_scrollbar, self.show_horizontal_scrollbar)
+        known = self._content_known
+        if known is None or known[0] != key:
+            known = self._content_known = (key, self.scrollable_content_region.size)
+        return known[1]
+
     def _width(self) -> int:
-        return self.scrollable_content_region.width
+        return self._content_size().width
 
     def _visible(self) -> int:
-        return max(self.scrollable_content_region.height - 1, 1)
+        return max(self._content_size().height - 1, 1)
 
     def _set_cursor(self, index: int) -> None:
         if not self._rows:
